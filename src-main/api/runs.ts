@@ -1,0 +1,3 @@
+import type { MethodDef } from './method.ts';
+
+export const runMethods: MethodDef[] = [];

@@ -1,0 +1,7 @@
+/** Every CLI command, in the order `--help` lists them. */
+import type { CliCommand } from './command.ts';
+import { datasetCommands } from './datasets.ts';
+import { trainCommands } from './train.ts';
+import { evaluationCommands } from './evaluation.ts';
+
+export const COMMANDS: readonly CliCommand[] = [...datasetCommands, ...trainCommands, ...evaluationCommands];
