@@ -5,11 +5,28 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'child_process', 'worker_threads', 'crypto', 'http'];
+const nodeBuiltins = [
+  'node:*',
+  'fs',
+  'path',
+  'os',
+  'child_process',
+  'worker_threads',
+  'crypto',
+  'http',
+];
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/', 'dist/', 'out/', 'test-output/', 'bench/results/', 'resources/', '**/*.svelte'],
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'out/',
+      'test-output/',
+      'bench/results/',
+      'resources/',
+      '**/*.svelte',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -21,8 +38,14 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'Only src-main/electron/ may import electron.' }] }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'electron', message: 'Only src-main/electron/ may import electron.' }] },
+      ],
     },
   },
   ...[
@@ -37,8 +60,14 @@ export default tseslint.config(
         {
           paths: [{ name: 'electron', message: 'engine/ must not import electron.' }],
           patterns: [
-            { group: nodeBuiltins, message: 'engine/ runs anywhere TensorFlow.js runs: no Node built-ins.' },
-            { group: ['better-sqlite3', 'sharp'], message: 'engine/ imports TensorFlow.js and its own files only.' },
+            {
+              group: nodeBuiltins,
+              message: 'engine/ runs anywhere TensorFlow.js runs: no Node built-ins.',
+            },
+            {
+              group: ['better-sqlite3', 'sharp'],
+              message: 'engine/ imports TensorFlow.js and its own files only.',
+            },
             { regex: outside, message: 'engine/ imports only files inside engine/.' },
           ],
         },
@@ -60,7 +89,10 @@ export default tseslint.config(
               regex: '^(\\.\\./)+src-main/(?!api/)',
               message: 'The renderer talks to the api contract only.',
             },
-            { group: nodeBuiltins, message: 'The renderer runs in a sandboxed page: no Node built-ins.' },
+            {
+              group: nodeBuiltins,
+              message: 'The renderer runs in a sandboxed page: no Node built-ins.',
+            },
           ],
         },
       ],

@@ -14,7 +14,10 @@ import { COMMANDS } from './cli/commands.ts';
 import { setLogLevel, type LogLevel } from './log.ts';
 
 const GLOBAL_OPTIONS: OptionSpecs = {
-  workspace: { type: 'string', help: 'workspace folder (default: $LEJEPA_WORKSPACE or the app-data folder)' },
+  workspace: {
+    type: 'string',
+    help: 'workspace folder (default: $LEJEPA_WORKSPACE or the app-data folder)',
+  },
   json: { type: 'boolean', help: 'print the result as JSON on stdout' },
   help: { type: 'boolean', help: 'show help for the command' },
   'log-level': { type: 'string', help: 'debug, info, warn or error' },
@@ -38,7 +41,7 @@ function helpText(command?: CliCommand): string {
       'Commands:',
       ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
       '',
-      'Run `lejepa-studio COMMAND --help` for a command\'s options.',
+      "Run `lejepa-studio COMMAND --help` for a command's options.",
     ].join('\n');
   }
   const specs = { ...(command.options ?? {}), ...GLOBAL_OPTIONS };
@@ -50,15 +53,20 @@ function helpText(command?: CliCommand): string {
     '',
     'Options:',
     ...Object.entries(specs).map(
-      ([name, s]) => `  ${(`--${name}` + (s.type === 'string' ? ' V' : '')).padEnd(width)}  ${s.help}`,
+      ([name, s]) =>
+        `  ${(`--${name}` + (s.type === 'string' ? ' V' : '')).padEnd(width)}  ${s.help}`,
     ),
   ].join('\n');
 }
 
 function printError(error: ErrorData, json: boolean): void {
   if (json) process.stdout.write(JSON.stringify({ ok: false, error }) + '\n');
-  if (error.kind === 'bug') process.stderr.write(`error: ${error.message}\n${error.detail ?? ''}\n`);
-  else process.stderr.write(`${error.kind === 'cancelled' ? 'cancelled' : 'error'}: ${error.message}\n`);
+  if (error.kind === 'bug')
+    process.stderr.write(`error: ${error.message}\n${error.detail ?? ''}\n`);
+  else
+    process.stderr.write(
+      `${error.kind === 'cancelled' ? 'cancelled' : 'error'}: ${error.message}\n`,
+    );
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -85,7 +93,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(helpText(command) + '\n');
       return 0;
     }
-    if (typeof args.options['log-level'] === 'string') setLogLevel(args.options['log-level'] as LogLevel);
+    if (typeof args.options['log-level'] === 'string')
+      setLogLevel(args.options['log-level'] as LogLevel);
     const workspaceDir =
       typeof args.options.workspace === 'string' ? args.options.workspace : defaultWorkspaceDir();
     const listeners = new Set<(event: ApiEvent) => void>();
@@ -112,7 +121,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     };
     const out = await command.run(ctx, args);
     if (json) process.stdout.write(JSON.stringify({ ok: true, result: out.result }) + '\n');
-    else if (out.text !== undefined) process.stdout.write(out.text + (out.text.endsWith('\n') ? '' : '\n'));
+    else if (out.text !== undefined)
+      process.stdout.write(out.text + (out.text.endsWith('\n') ? '' : '\n'));
     return out.exitCode ?? 0;
   } catch (err) {
     const error = toErrorData(err);

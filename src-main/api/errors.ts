@@ -20,7 +20,11 @@ export class StudioError extends Error {
   readonly code: string;
   readonly detail: string | undefined;
 
-  constructor(code: string, message: string, options: { kind?: ErrorKind; detail?: string; cause?: unknown } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    options: { kind?: ErrorKind; detail?: string; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'StudioError';
     this.kind = options.kind ?? 'expected';

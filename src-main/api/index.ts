@@ -33,15 +33,24 @@ function describeIssues(error: z.ZodError): string {
 export async function callMethod(ctx: ApiContext, name: unknown, input: unknown): Promise<Reply> {
   try {
     if (typeof name !== 'string' || !METHODS.has(name)) {
-      throw expected('unknown_method', `There is no api method named ${JSON.stringify(String(name)).slice(0, 80)}.`);
+      throw expected(
+        'unknown_method',
+        `There is no api method named ${JSON.stringify(String(name)).slice(0, 80)}.`,
+      );
     }
     const method = METHODS.get(name)!;
     const parsed = method.input.safeParse(input ?? {});
     if (!parsed.success) {
-      throw expected('invalid_request', `Invalid request for ${name}: ${describeIssues(parsed.error)}.`);
+      throw expected(
+        'invalid_request',
+        `Invalid request for ${name}: ${describeIssues(parsed.error)}.`,
+      );
     }
     if (method.writes && ctx.ws.readonly) {
-      throw expected('workspace_readonly', `The workspace is open read-only, so ${name} cannot run. Reopen it writable.`);
+      throw expected(
+        'workspace_readonly',
+        `The workspace is open read-only, so ${name} cannot run. Reopen it writable.`,
+      );
     }
     const result = await method.run(ctx, parsed.data);
     return { ok: true, result };

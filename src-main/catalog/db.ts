@@ -14,7 +14,8 @@ export type Db = Database.Database;
 const SQLITE_HEADER = 'SQLite format 3\u0000';
 
 /** The schema version this build of the studio writes. */
-export const SCHEMA_VERSION = MIGRATIONS.length === 0 ? 0 : MIGRATIONS[MIGRATIONS.length - 1]!.version;
+export const SCHEMA_VERSION =
+  MIGRATIONS.length === 0 ? 0 : MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 function checkHeader(path: string): void {
   if (!existsSync(path)) return;

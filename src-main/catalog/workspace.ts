@@ -3,7 +3,15 @@
  * to (`thumbs/`, `cache/`, `runs/<id>/`, `embeddings/`, `exports/`, `studio.log`).
  * One process at a time writes it; a second one is refused while the first lives.
  */
-import { closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 

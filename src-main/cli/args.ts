@@ -36,7 +36,10 @@ export function parseArgs(argv: readonly string[], specs: OptionSpecs): ParsedAr
     const name = arg.slice(2, eq === -1 ? undefined : eq);
     const spec = specs[name];
     if (spec === undefined) {
-      throw expected('invalid_option', `Unknown option --${name}. Run with --help to see the options.`);
+      throw expected(
+        'invalid_option',
+        `Unknown option --${name}. Run with --help to see the options.`,
+      );
     }
     let value: string | boolean;
     if (spec.type === 'boolean') {

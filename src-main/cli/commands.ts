@@ -1,7 +1,13 @@
 /** Every CLI command, in the order `--help` lists them. */
 import type { CliCommand } from './command.ts';
 import { datasetCommands } from './datasets.ts';
+import { engineCommands } from './engine.ts';
 import { trainCommands } from './train.ts';
 import { evaluationCommands } from './evaluation.ts';
 
-export const COMMANDS: readonly CliCommand[] = [...datasetCommands, ...trainCommands, ...evaluationCommands];
+export const COMMANDS: readonly CliCommand[] = [
+  ...datasetCommands,
+  ...trainCommands,
+  ...evaluationCommands,
+  ...engineCommands,
+];

@@ -27,11 +27,14 @@ for (const [name, bytes, code] of [
   test(`${name} is refused and left untouched`, () => {
     const path = join(tmp(), 'catalog.sqlite');
     writeFileSync(path, bytes);
-    assert.throws(() => openCatalog(path), (err: { code: string; message: string }) => {
-      assert.equal(err.code, code);
-      assert.match(err.message, /catalog\.sqlite/);
-      return true;
-    });
+    assert.throws(
+      () => openCatalog(path),
+      (err: { code: string; message: string }) => {
+        assert.equal(err.code, code);
+        assert.match(err.message, /catalog\.sqlite/);
+        return true;
+      },
+    );
     assert.deepEqual(readFileSync(path), bytes);
   });
 }
@@ -58,7 +61,10 @@ test('a catalog from a newer studio is refused, not migrated backwards', () => {
   const raw = new Database(path);
   raw.pragma(`user_version = ${SCHEMA_VERSION + 5}`);
   raw.close();
-  assert.throws(() => openCatalog(path), (err: { code: string }) => err.code === 'catalog_too_new');
+  assert.throws(
+    () => openCatalog(path),
+    (err: { code: string }) => err.code === 'catalog_too_new',
+  );
   const again = new Database(path);
   assert.equal(again.pragma('user_version', { simple: true }), SCHEMA_VERSION + 5);
   again.close();
@@ -68,7 +74,10 @@ test('a second process-level open of a locked workspace is refused', () => {
   const dir = tmp();
   const first = openWorkspace(dir);
   writeFileSync(join(dir, 'workspace.lock'), `${process.ppid}\n`);
-  assert.throws(() => openWorkspace(dir), (err: { code: string }) => err.code === 'workspace_locked');
+  assert.throws(
+    () => openWorkspace(dir),
+    (err: { code: string }) => err.code === 'workspace_locked',
+  );
   const readonly = openWorkspace(dir, { readonly: true });
   assert.equal(readonly.readonly, true);
   readonly.close();
