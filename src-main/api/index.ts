@@ -11,11 +11,17 @@ import { logger } from '../log.ts';
 import { datasetMethods } from './datasets.ts';
 import { runMethods } from './runs.ts';
 import { evaluationMethods } from './evaluation.ts';
+import { studioMethods } from './studio.ts';
 
 const log = logger('api');
 
 export const METHODS: ReadonlyMap<string, MethodDef> = new Map(
-  [...datasetMethods, ...runMethods, ...evaluationMethods].map((m) => [m.name, m as MethodDef]),
+  [
+    ...datasetMethods,
+    ...runMethods,
+    ...evaluationMethods,
+    ...studioMethods(() => METHODS.values()),
+  ].map((m) => [m.name, m as MethodDef]),
 );
 
 export type Reply<T = unknown> = { ok: true; result: T } | { ok: false; error: ErrorData };
