@@ -88,13 +88,20 @@ export default tseslint.config(
   {
     files: ['src-renderer/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
+          paths: [{ name: 'electron', message: 'Only src-main/electron/ may import electron.' }],
           patterns: [
             {
               regex: '^(\\.\\./)+src-main/(?!api/)',
               message: 'The renderer talks to the api contract only.',
+            },
+            {
+              regex: '^(\\.\\./)+src-main/api/',
+              allowTypeImports: true,
+              message: 'The renderer imports only type definitions from the api (import type).',
             },
             {
               group: nodeBuiltins,
