@@ -1,0 +1,71 @@
+/**
+ * The api over Electron IPC: `studio:invoke` runs a call through the studio
+ * host (the same `callMethod` path as every transport), `studio:cancel` aborts
+ * one by request id, and events are pushed on `studio:event`. A few desktop
+ * methods (`desktop.*`) are answered here because only the main process can
+ * do them (show a folder in the file manager).
+ */
+import { expected } from '../api/errors.ts';
+import type { Reply } from '../api/index.ts';
+import type { StudioHost } from '../transports/studio-host.ts';
+import { CHANNELS, senderAllowed, type IpcSender } from './security.ts';
+
+export interface IpcMainLike {
+  handle(channel: string, listener: (event: IpcSender, ...args: unknown[]) => unknown): void;
+  removeHandler(channel: string): void;
+}
+
+export interface WebContentsLike {
+  id: number;
+  send(channel: string, ...args: unknown[]): void;
+  isDestroyed(): boolean;
+}
+
+export interface DesktopActions {
+  /** Shows `path` in the system file manager; only paths inside the workspace. */
+  showInFolder(path: string): void;
+}
+
+const refused = (): Reply => ({
+  ok: false,
+  error: expected('forbidden', 'This window may not call the studio.').toData(),
+});
+
+export function registerIpc(
+  ipcMain: IpcMainLike,
+  host: StudioHost,
+  windows: () => WebContentsLike[],
+  desktop: DesktopActions,
+): () => void {
+  const ids = () => new Set(windows().map((w) => w.id));
+
+  ipcMain.handle(CHANNELS.invoke, async (event, method, input, requestId) => {
+    if (!senderAllowed(event, ids())) return refused();
+    if (method === 'desktop.showInFolder') {
+      const path = (input as { path?: unknown } | null)?.path;
+      const root = host.ws.root;
+      if (typeof path !== 'string' || !(path === root || path.startsWith(`${root}/`)))
+        return {
+          ok: false,
+          error: expected('forbidden', 'Only folders inside the workspace can be shown.').toData(),
+        } satisfies Reply;
+      desktop.showInFolder(path);
+      return { ok: true, result: null } satisfies Reply;
+    }
+    return host.call(method, input, requestId);
+  });
+  ipcMain.handle(CHANNELS.cancel, (event, requestId) => {
+    if (!senderAllowed(event, ids())) return false;
+    return host.cancel(requestId);
+  });
+  const unsubscribe = host.onEvent((apiEvent) => {
+    for (const contents of windows()) {
+      if (!contents.isDestroyed()) contents.send(CHANNELS.event, apiEvent);
+    }
+  });
+  return () => {
+    unsubscribe();
+    ipcMain.removeHandler(CHANNELS.invoke);
+    ipcMain.removeHandler(CHANNELS.cancel);
+  };
+}
