@@ -1,0 +1,236 @@
+/**
+ * Decoding one file, once. The bytes are read once; from them come the content
+ * hash, the format (sniffed from the content), the header (oriented size, pixel
+ * count checked before any pixel is decoded), and one decode through sharp that
+ * gives the thumbnail and the perceptual hash.
+ *
+ * How pixels are normalised, everywhere in the studio (import and tensor cache):
+ * EXIF orientation applied once (`rotate()`), CMYK and other colour spaces
+ * converted to sRGB, 16-bit samples reduced to 8-bit, palettes expanded, and
+ * alpha composited on WHITE (#ffffff). Animations and multi-page files use
+ * their first frame, with a warning.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+
+import sharp, { type OutputInfo, type Sharp } from 'sharp';
+
+import { BmpError, decodeBmp, readBmpHeader } from './bmp.ts';
+import { dhashFromRgb } from './dhash.ts';
+import { EXTENSIONS, sniffFormat, type Sniffed } from './sniff.ts';
+import { writeThumbnail } from './thumbs.ts';
+
+export const BACKGROUND = '#ffffff';
+/** Default pixel limit per image (frame): 100 megapixels. */
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+export type SkipCode =
+  | 'empty_file'
+  | 'truncated'
+  | 'corrupt'
+  | 'not_an_image'
+  | 'unsupported_format'
+  | 'too_many_pixels'
+  | 'permission_denied'
+  | 'unreadable_name'
+  | 'read_error';
+
+export class SkipError extends Error {
+  constructor(
+    readonly code: SkipCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Warning {
+  code: 'animated' | 'extension_mismatch';
+  message: string;
+}
+
+export interface DecodedFacts {
+  hash: string;
+  format: string;
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  bytes: number;
+  dhash: string;
+  thumb: string;
+  warnings: Warning[];
+}
+
+export interface DecodeOptions {
+  /** Workspace root: thumbnails go to `<root>/thumbs/`. */
+  workspace: string;
+  maxPixels: number;
+  thumbSize: number;
+}
+
+const EOF_WORDS = /premature|truncat|end of (file|data|image|stream)|unexpected end|eof|cut short/i;
+
+/** Maps a decoder failure on a recognised format to `truncated` or `corrupt`. */
+export function decodeFailure(format: string, err: unknown): SkipError {
+  if (err instanceof BmpError) return new SkipError(err.code, err.message);
+  const text = (err as Error).message ?? String(err);
+  const first = text.split('\n')[0]!.trim();
+  if (/pixel limit/i.test(text)) {
+    return new SkipError('too_many_pixels', `The image is larger than the pixel limit (${first}).`);
+  }
+  const truncated = EOF_WORDS.test(text) || /libpng read error|read error/i.test(text);
+  return new SkipError(
+    truncated ? 'truncated' : 'corrupt',
+    truncated
+      ? `The ${format.toUpperCase()} file ends before its image data does (${first}).`
+      : `The ${format.toUpperCase()} file is damaged (${first}).`,
+  );
+}
+
+export function readFailure(err: unknown): SkipError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new SkipError('permission_denied', 'The file cannot be read (permission denied).');
+  }
+  return new SkipError('read_error', `The file cannot be read (${code ?? String(err)}).`);
+}
+
+/** Reads a file's bytes, with read failures turned into skip codes. */
+export async function readBytes(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw readFailure(err);
+  }
+}
+
+export function sha256(buf: Buffer): string {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+export interface Header {
+  sniffed: Sniffed & { decoder: 'sharp' | 'bmp' };
+  width: number;
+  height: number;
+  pages: number;
+  grey: boolean;
+}
+
+/** Sniffs the format and reads the header only; throws SkipError for files we cannot use. */
+export async function readHeader(buf: Buffer, maxPixels: number): Promise<Header> {
+  if (buf.length === 0) throw new SkipError('empty_file', 'The file is empty (0 bytes).');
+  const sniffed = sniffFormat(buf.subarray(0, 512));
+  if (sniffed === undefined) {
+    throw new SkipError('not_an_image', 'The content is not an image format the studio knows.');
+  }
+  if (sniffed.decoder === 'unsupported') {
+    throw new SkipError(
+      'unsupported_format',
+      `${sniffed.format.toUpperCase()} images are not supported. Convert them to PNG or JPEG.`,
+    );
+  }
+  let header: Omit<Header, 'sniffed'>;
+  if (sniffed.decoder === 'bmp') {
+    let h;
+    try {
+      h = readBmpHeader(buf);
+    } catch (err) {
+      throw decodeFailure('bmp', err);
+    }
+    header = { width: h.width, height: h.height, pages: 1, grey: false };
+  } else {
+    let m;
+    try {
+      m = await sharp(buf).metadata();
+    } catch (err) {
+      throw decodeFailure(sniffed.format, err);
+    }
+    const oriented = m.autoOrient ?? { width: m.width, height: m.height };
+    header = {
+      width: oriented.width,
+      height: oriented.height,
+      pages: m.pages ?? 1,
+      grey: m.space === 'b-w' || m.space === 'grey16',
+    };
+  }
+  if (header.width * header.height > maxPixels) {
+    throw new SkipError(
+      'too_many_pixels',
+      `The image is ${header.width}×${header.height} (${((header.width * header.height) / 1e6).toFixed(0)} megapixels), above the limit of ${(maxPixels / 1e6).toFixed(0)} megapixels.`,
+    );
+  }
+  return { sniffed: sniffed as Header['sniffed'], ...header };
+}
+
+/**
+ * Opens the image for decoding, already normalised (orientation, sRGB, 8-bit,
+ * alpha on white, first frame). The caller adds resizing and the output.
+ */
+export function openImage(buf: Buffer, header: Header, maxPixels: number): Sharp {
+  let img: Sharp;
+  if (header.sniffed.decoder === 'bmp') {
+    const raw = decodeBmp(buf);
+    img = sharp(raw.data, {
+      raw: { width: raw.width, height: raw.height, channels: raw.channels },
+    });
+  } else {
+    img = sharp(buf, { failOn: 'warning', limitInputPixels: maxPixels, pages: 1, page: 0 });
+  }
+  return img.rotate().flatten({ background: BACKGROUND }).toColourspace('srgb');
+}
+
+function warningsFor(path: string, header: Header): Warning[] {
+  const warnings: Warning[] = [];
+  if (header.pages > 1) {
+    warnings.push({
+      code: 'animated',
+      message: `The file has ${header.pages} frames or pages; only the first one is used.`,
+    });
+  }
+  const ext = extname(path).slice(1).toLowerCase();
+  const usual = EXTENSIONS[header.sniffed.format] ?? [];
+  if (ext !== '' && !usual.includes(ext)) {
+    warnings.push({
+      code: 'extension_mismatch',
+      message: `The content is ${header.sniffed.format.toUpperCase()} but the name ends in .${ext}.`,
+    });
+  }
+  return warnings;
+}
+
+/** Processes one file for import; throws SkipError with the reason when it cannot be used. */
+export async function decodeForImport(
+  path: string,
+  size: number,
+  opts: DecodeOptions,
+): Promise<DecodedFacts> {
+  if (size === 0) throw new SkipError('empty_file', 'The file is empty (0 bytes).');
+  const buf = await readBytes(path);
+  const header = await readHeader(buf, opts.maxPixels);
+  const hash = sha256(buf);
+
+  let raw: { data: Buffer; info: OutputInfo };
+  try {
+    raw = await openImage(buf, header, opts.maxPixels)
+      .resize(opts.thumbSize, opts.thumbSize, { fit: 'inside', withoutEnlargement: true })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw decodeFailure(header.sniffed.format, err);
+  }
+  const { width, height, channels } = raw.info;
+  const dhash = dhashFromRgb(raw.data, width, height, channels);
+  const thumb = await writeThumbnail(opts.workspace, hash, raw.data, { width, height, channels });
+  return {
+    hash,
+    format: header.sniffed.format,
+    width: header.width,
+    height: header.height,
+    channels: header.grey ? 1 : 3,
+    bytes: buf.length,
+    dhash,
+    thumb,
+    warnings: warningsFor(path, header),
+  };
+}

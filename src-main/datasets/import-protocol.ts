@@ -1,0 +1,29 @@
+/**
+ * Messages between the process that owns the catalog and the import child.
+ * The child scans and decodes; it never writes the catalog. Killing either side
+ * at any moment leaves the catalog consistent: the parent commits whole batches.
+ */
+import type { ErrorData } from '../api/errors.ts';
+import type { DecodeOptions, DecodedFacts, SkipCode } from './decode.ts';
+import type { ScanResult } from './scan.ts';
+
+export interface DecodeJob {
+  key: number;
+  path: string;
+  size: number;
+}
+
+export type DecodeResult =
+  | { key: number; ok: true; facts: DecodedFacts }
+  | { key: number; ok: false; code: SkipCode; message: string };
+
+export type ToWorker =
+  | { type: 'scan'; roots: string[] }
+  | { type: 'decode'; jobs: DecodeJob[]; options: DecodeOptions; concurrency: number };
+
+export type FromWorker =
+  | { type: 'scan-progress'; found: number }
+  | { type: 'scanned'; results: ScanResult[] }
+  | { type: 'decoded'; results: DecodeResult[] }
+  | { type: 'decode-done' }
+  | { type: 'error'; error: ErrorData };

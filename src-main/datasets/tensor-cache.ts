@@ -1,0 +1,250 @@
+/**
+ * The tensor cache: a frozen dataset version decoded once, at one resolution
+ * and channel count, into a single file that training reads without decoding
+ * anything.
+ *
+ * `<workspace>/cache/v<versionId>_<size>x<size>x<channels>.u8` holds raw uint8
+ * pixels, shape [count, size, size, channels], row-major (NHWC), in the
+ * version's item order; `….u8.json` beside it describes them (TensorCacheMeta).
+ * Both are written atomically (temporary file + rename), pixels first: a
+ * sidecar that exists always describes a whole pixel file.
+ *
+ * Images are decoded from the ORIGINAL files (never from thumbnails) with the
+ * import's normalisation (orientation, sRGB, alpha on white, first frame), then
+ * resized with fit 'cover' at the centre: the shorter side is scaled to `size`
+ * and the longer one cropped evenly. 28×28 data at size 28 passes unchanged.
+ * Before decoding, each file's SHA-256 is compared with the one frozen in the
+ * version: a file changed on disk after freezing stops the build with an error
+ * naming it.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+
+import { cancelled, expected } from '../api/errors.ts';
+import type { Split } from '../catalog/datasets.ts';
+import { getVersion, versionItems, type VersionItem } from '../catalog/versions.ts';
+import type { Workspace } from '../catalog/workspace.ts';
+import { decodeFailure, openImage, readBytes, readHeader, sha256, SkipError } from './decode.ts';
+import { writeFileAtomic } from './thumbs.ts';
+
+export interface TensorCacheMeta {
+  format: 1;
+  versionId: number;
+  versionHash: string;
+  count: number;
+  size: number;
+  channels: 1 | 3;
+  classes: string[];
+  itemIds: number[];
+  /** Index into `classes`, -1 when the item has no label. */
+  labels: number[];
+  splits: Split[];
+}
+
+export interface TensorCacheInfo {
+  path: string;
+  metaPath: string;
+  meta: TensorCacheMeta;
+  /** True when an up-to-date cache was found and nothing was decoded. */
+  reused: boolean;
+  bytes: number;
+  seconds: number;
+}
+
+export interface TensorCacheOptions {
+  size: number;
+  channels: 1 | 3;
+  /** Decodes in flight at once (sharp runs them on its own threads). */
+  concurrency?: number;
+}
+
+/** Large enough for any image we import, since the cache only resizes. */
+const CACHE_MAX_PIXELS = 1_000_000_000;
+
+export function tensorCachePath(
+  ws: Pick<Workspace, 'path'>,
+  versionId: number,
+  size: number,
+  channels: number,
+): string {
+  return ws.path('cache', `v${versionId}_${size}x${size}x${channels}.u8`);
+}
+
+/** Reads a cache and its sidecar; pure Node, no catalog needed. */
+export function loadTensorCache(path: string): { meta: TensorCacheMeta; pixels: Uint8Array } {
+  let meta: TensorCacheMeta;
+  try {
+    meta = JSON.parse(readFileSync(`${path}.json`, 'utf8')) as TensorCacheMeta;
+  } catch (err) {
+    throw expected(
+      'cache_missing',
+      `The tensor cache description ${path}.json cannot be read (${(err as Error).message}). Build the cache again with \`lejepa-studio dataset cache\`.`,
+    );
+  }
+  if (meta.format !== 1) {
+    throw expected(
+      'cache_format',
+      `The tensor cache ${path} has an unknown format ${meta.format}.`,
+    );
+  }
+  const pixels = readFileSync(path);
+  const expectedBytes = meta.count * meta.size * meta.size * meta.channels;
+  if (pixels.length !== expectedBytes) {
+    throw expected(
+      'cache_corrupt',
+      `The tensor cache ${path} has ${pixels.length} bytes, expected ${expectedBytes} for ${meta.count} images of ${meta.size}×${meta.size}×${meta.channels}. Build it again.`,
+    );
+  }
+  return { meta, pixels: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.length) };
+}
+
+function upToDate(
+  path: string,
+  versionHash: string,
+  opts: TensorCacheOptions,
+): TensorCacheMeta | undefined {
+  if (!existsSync(path) || !existsSync(`${path}.json`)) return undefined;
+  try {
+    const meta = JSON.parse(readFileSync(`${path}.json`, 'utf8')) as TensorCacheMeta;
+    const bytes = meta.count * meta.size * meta.size * meta.channels;
+    if (
+      meta.format === 1 &&
+      meta.versionHash === versionHash &&
+      meta.size === opts.size &&
+      meta.channels === opts.channels &&
+      statSync(path).size === bytes
+    ) {
+      return meta;
+    }
+  } catch {
+    // An unreadable sidecar means the cache is rebuilt.
+  }
+  return undefined;
+}
+
+async function decodeInto(
+  item: VersionItem,
+  versionNumber: number,
+  opts: TensorCacheOptions,
+  out: Buffer,
+  offset: number,
+): Promise<void> {
+  const frame = opts.size * opts.size * opts.channels;
+  let buf: Buffer;
+  try {
+    buf = await readBytes(item.path);
+  } catch (err) {
+    const why = err instanceof SkipError ? err.message : String(err);
+    throw expected(
+      'file_missing',
+      `${item.path} (in version ${versionNumber}) cannot be read: ${why} Restore the file, or import its folder again and freeze a new version.`,
+    );
+  }
+  if (sha256(buf) !== item.hash) {
+    throw expected(
+      'file_changed',
+      `${item.path} changed on disk after version ${versionNumber} was frozen (its content hash differs). Restore the original file, or import the folder again and freeze a new version.`,
+    );
+  }
+  let pixels: Buffer;
+  try {
+    const header = await readHeader(buf, CACHE_MAX_PIXELS);
+    pixels = await openImage(buf, header, CACHE_MAX_PIXELS)
+      .resize(opts.size, opts.size, { fit: 'cover', position: 'centre' })
+      .toColourspace(opts.channels === 1 ? 'b-w' : 'srgb')
+      .raw()
+      .toBuffer();
+  } catch (err) {
+    const skip = err instanceof SkipError ? err : decodeFailure('image', err);
+    throw expected('decode_failed', `${item.path} cannot be decoded: ${skip.message}`);
+  }
+  if (pixels.length !== frame) {
+    throw expected(
+      'decode_failed',
+      `${item.path} decoded to ${pixels.length} bytes, expected ${frame} (${opts.size}×${opts.size}×${opts.channels}).`,
+    );
+  }
+  pixels.copy(out, offset);
+}
+
+/**
+ * Builds (or reuses, when up to date) the tensor cache of a version.
+ * `onProgress(done, total)` is called every few hundred images.
+ */
+export async function buildTensorCache(
+  ws: Workspace,
+  versionId: number,
+  opts: TensorCacheOptions,
+  onProgress?: (done: number, total: number) => void,
+  signal?: AbortSignal,
+): Promise<TensorCacheInfo> {
+  const started = performance.now();
+  if (!Number.isInteger(opts.size) || opts.size < 8 || opts.size > 1024) {
+    throw expected(
+      'invalid_size',
+      `The cache size must be a whole number from 8 to 1024, got ${opts.size}.`,
+    );
+  }
+  const version = getVersion(ws.db, versionId);
+  if (version === undefined) {
+    throw expected('version_not_found', `There is no dataset version with id ${versionId}.`);
+  }
+  const path = tensorCachePath(ws, versionId, opts.size, opts.channels);
+  const metaPath = `${path}.json`;
+  const reusable = upToDate(path, version.contentHash, opts);
+  if (reusable !== undefined) {
+    return {
+      path,
+      metaPath,
+      meta: reusable,
+      reused: true,
+      bytes: statSync(path).size,
+      seconds: (performance.now() - started) / 1000,
+    };
+  }
+
+  const items = versionItems(ws.db, versionId);
+  const frame = opts.size * opts.size * opts.channels;
+  const out = Buffer.allocUnsafe(items.length * frame);
+  let next = 0;
+  let done = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      if (signal?.aborted === true) throw cancelled('Building the tensor cache');
+      const i = next++;
+      await decodeInto(items[i]!, version.number, opts, out, i * frame);
+      done++;
+      if (onProgress !== undefined && (done % 500 === 0 || done === items.length)) {
+        onProgress(done, items.length);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency ?? 8 }, lane));
+
+  const classIndex = new Map(version.classes.map((c, i) => [c, i]));
+  const meta: TensorCacheMeta = {
+    format: 1,
+    versionId,
+    versionHash: version.contentHash,
+    count: items.length,
+    size: opts.size,
+    channels: opts.channels,
+    classes: version.classes,
+    itemIds: items.map((it) => it.itemId),
+    labels: items.map((it) => (it.label === null ? -1 : classIndex.get(it.label)!)),
+    splits: items.map((it) => it.split),
+  };
+  // The old sidecar goes first, so a crash between the two renames never pairs
+  // new pixels with an old description.
+  await rm(metaPath, { force: true });
+  await writeFileAtomic(path, out);
+  await writeFileAtomic(metaPath, Buffer.from(JSON.stringify(meta)));
+  return {
+    path,
+    metaPath,
+    meta,
+    reused: false,
+    bytes: out.length,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
