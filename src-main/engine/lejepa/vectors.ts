@@ -33,26 +33,59 @@ export interface CaseCheck {
 /** Above this largest |t·u| float32 rounding of the argument alone exceeds 1e-4 rad. */
 const SATURATED_ARGUMENT = 1000;
 
-/** Evaluates every case of a parsed vector file. Throws RangeError on a malformed file. */
-export function checkVectorFile(file: unknown): CaseCheck[] {
+/**
+ * Evaluates every case of a parsed vector file, one after the other. Throws RangeError on a
+ * malformed file. Asynchronous because GPU backends can only be read asynchronously.
+ */
+export async function checkVectorFile(file: unknown): Promise<CaseCheck[]> {
   const obj = asRecord(file, 'file');
   const cases = obj.cases;
   if (!Array.isArray(cases) || cases.length === 0) {
     throw new RangeError('the file has no "cases" array');
   }
-  return cases.map((c, i) => checkVectorCase(c, i, vectorKindOf(obj.kind, c)));
+  const out: CaseCheck[] = [];
+  for (let i = 0; i < cases.length; i++) {
+    out.push(await checkVectorCase(cases[i], i, vectorKindOf(obj.kind, cases[i])));
+  }
+  return out;
 }
 
+type Expectation = { quantity: string; kind: 'loss' | 'grad'; want: number[] };
+
 /** Evaluates one case; `kind` from the file's `kind` or from the case's fields. */
-export function checkVectorCase(raw: unknown, index: number, kind: VectorKind): CaseCheck {
+export async function checkVectorCase(
+  raw: unknown,
+  index: number,
+  kind: VectorKind,
+): Promise<CaseCheck> {
   const c = asRecord(raw, `cases[${index}]`);
   const name = typeof c.name === 'string' ? c.name : `case ${index}`;
   const quad = readQuadrature(c.quadrature, name);
   const checks = [checkQuadrature(quad, c.quadrature as Record<string, unknown>)];
-  tf.tidy(() => {
-    if (kind === 'sigreg') runSigreg(c, name, quad, checks);
-    else runLejepa(c, name, quad, checks);
-  });
+  const input = kind === 'sigreg' ? c.z : c.proj;
+  const saturated =
+    /huge/.test(name) ||
+    maxAbs(flat(input), flat(c.directions), lastDim(input, name), quad) >= SATURATED_ARGUMENT;
+
+  const expectations: Expectation[] = [];
+  const computed = tf.tidy(() =>
+    kind === 'sigreg'
+      ? runSigreg(c, name, quad, expectations)
+      : runLejepa(c, name, quad, expectations),
+  );
+  try {
+    for (let i = 0; i < expectations.length; i++) {
+      const e = expectations[i]!;
+      const got = await computed[i]!.data();
+      checks.push(
+        e.kind === 'loss'
+          ? lossCheck(e.quantity, got, e.want, saturated)
+          : gradCheck(e.quantity, got, e.want, saturated),
+      );
+    }
+  } finally {
+    tf.dispose(computed);
+  }
   let worst = checks[0]!;
   for (const ch of checks) if (ratio(ch) > ratio(worst)) worst = ch;
   return { name, kind, checks, worst, pass: checks.every((ch) => ch.pass) };
@@ -62,47 +95,54 @@ function runSigreg(
   c: Record<string, unknown>,
   name: string,
   quad: Quadrature,
-  out: QuantityCheck[],
-): void {
+  want: Expectation[],
+): tf.Tensor[] {
   const z = tensorOf(c.z, 2, `${name}.z`) as tf.Tensor2D;
   const dirs = tensorOf(c.directions, 2, `${name}.directions`) as tf.Tensor2D;
   const exp = asRecord(c.expected, `${name}.expected`);
-  const saturated =
-    maxAbs(flat(c.z), flat(c.directions), z.shape[1], quad) >= SATURATED_ARGUMENT ||
-    /huge/.test(name);
-
   const { value, grads } = tf.valueAndGrads((x: tf.Tensor) => sigreg(x, dirs, quad).loss)([z]);
   const perSlice = sigreg(z, dirs, quad).perSlice;
-  out.push(lossCheck('loss', value.dataSync(), flat(exp.loss), saturated));
-  out.push(lossCheck('per_slice', perSlice.dataSync(), flat(exp.per_slice), saturated));
-  out.push(gradCheck('grad', grads[0]!.dataSync(), flat(exp.grad), saturated));
+  want.push(
+    { quantity: 'loss', kind: 'loss', want: flat(exp.loss) },
+    { quantity: 'per_slice', kind: 'loss', want: flat(exp.per_slice) },
+    { quantity: 'grad', kind: 'grad', want: flat(exp.grad) },
+  );
+  return [value, perSlice, grads[0]!];
 }
 
 function runLejepa(
   c: Record<string, unknown>,
   name: string,
   quad: Quadrature,
-  out: QuantityCheck[],
-): void {
+  want: Expectation[],
+): tf.Tensor[] {
   const proj = tensorOf(c.proj, 3, `${name}.proj`) as tf.Tensor3D;
   const dirs = tensorOf(c.directions, 2, `${name}.directions`) as tf.Tensor2D;
   const exp = asRecord(c.expected, `${name}.expected`);
   const nGlobal = numberOf(c.V_global, `${name}.V_global`);
   const lambda = numberOf(c.lambda, `${name}.lambda`);
-  const saturated =
-    maxAbs(flat(c.proj), flat(c.directions), proj.shape[2], quad) >= SATURATED_ARGUMENT ||
-    /huge/.test(name);
-
   const parts = lejepaLoss(proj, nGlobal, dirs, quad, lambda);
   const perView = tf.mean(sigreg(proj, dirs, quad).perSlice, -1);
   const { grads } = tf.valueAndGrads(
     (p: tf.Tensor) => lejepaLoss(p as tf.Tensor3D, nGlobal, dirs, quad, lambda).total,
   )([proj]);
-  out.push(lossCheck('pred_loss', parts.pred.dataSync(), flat(exp.pred_loss), saturated));
-  out.push(lossCheck('sigreg_per_view', perView.dataSync(), flat(exp.sigreg_per_view), saturated));
-  out.push(lossCheck('sigreg', parts.sigreg.dataSync(), flat(exp.sigreg), saturated));
-  out.push(lossCheck('total', parts.total.dataSync(), flat(exp.total), saturated));
-  out.push(gradCheck('grad_total', grads[0]!.dataSync(), flat(exp.grad_total), saturated));
+  want.push(
+    { quantity: 'pred_loss', kind: 'loss', want: flat(exp.pred_loss) },
+    { quantity: 'sigreg_per_view', kind: 'loss', want: flat(exp.sigreg_per_view) },
+    { quantity: 'sigreg', kind: 'loss', want: flat(exp.sigreg) },
+    { quantity: 'total', kind: 'loss', want: flat(exp.total) },
+    { quantity: 'grad_total', kind: 'grad', want: flat(exp.grad_total) },
+  );
+  return [parts.pred, perView, parts.sigreg, parts.total, grads[0]!];
+}
+
+function lastDim(raw: unknown, name: string): number {
+  let level: unknown = raw;
+  while (Array.isArray(level) && Array.isArray(level[0])) level = level[0];
+  if (!Array.isArray(level) || level.length === 0) {
+    throw new RangeError(`${name}: the input is not a nested list of numbers`);
+  }
+  return level.length;
 }
 
 /** |L − L_ref| ≤ 1e-5·|L_ref| + 1e-6 (saturated: relative 1e-3); error reported in the same unit. */

@@ -1,0 +1,225 @@
+/**
+ * Convolution gradients written as forward convolutions, for backends that lack them (the WASM
+ * backend of tfjs 4.22 registers no Conv2DBackpropFilter and no depthwise backprop kernels).
+ * Each function uses only forward ops that every backend has, with explicit per-side padding
+ * (a numeric `pad` with non-square filters gives wrong widths in tfjs-core).
+ *
+ * - filter gradient of conv2d: a stride-1 convolution of the (padded) input, with batch and
+ *   channels swapped, by the output gradient used as a filter, dilated by the stride;
+ * - input gradient of a depthwise convolution: the output gradient with zeros inserted between
+ *   rows and columns (the stride), convolved with the spatially flipped filter;
+ * - filter gradient of a depthwise convolution: one product-and-sum per filter tap.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+export type Pad =
+  | 'same'
+  | 'valid'
+  | number
+  | [[number, number], [number, number], [number, number], [number, number]];
+
+interface Geometry {
+  strides: [number, number];
+  dilations: [number, number];
+  pad: Pad;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+function pair(v: number | [number, number] | number[] | undefined, dflt: number): [number, number] {
+  if (v === undefined) return [dflt, dflt];
+  if (typeof v === 'number') return [v, v];
+  return [v[0] ?? dflt, v[1] ?? v[0] ?? dflt];
+}
+
+/** Normalises the strides/dilations/pad attributes of a tfjs convolution kernel. */
+export function geometry(attrs: {
+  strides?: number | number[];
+  dilations?: number | number[];
+  pad: Pad | string;
+  dimRoundingMode?: string;
+}): Geometry {
+  const g: Geometry = {
+    strides: pair(attrs.strides as number | [number, number], 1),
+    dilations: pair(attrs.dilations as number | [number, number], 1),
+    pad: attrs.pad as Pad,
+  };
+  if (attrs.dimRoundingMode)
+    g.dimRoundingMode = attrs.dimRoundingMode as 'floor' | 'round' | 'ceil';
+  return g;
+}
+
+/**
+ * Pads (or crops) `x` [N, H, W, C] so that its rows cover input positions -top .. -top+rows-1
+ * and its columns -left .. -left+cols-1 (zeros outside the input).
+ */
+function window(
+  x: tf.Tensor4D,
+  top: number,
+  left: number,
+  rows: number,
+  cols: number,
+): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  const r0 = Math.max(0, -top); // rows of x to drop at the start when top is negative
+  const c0 = Math.max(0, -left);
+  const rEnd = Math.min(h, rows - top); // one past the last row of x that is needed
+  const cEnd = Math.min(w, cols - left);
+  let y = x;
+  if (r0 > 0 || c0 > 0 || rEnd < h || cEnd < w) {
+    y = tf.slice(x, [0, r0, c0, 0], [-1, Math.max(0, rEnd - r0), Math.max(0, cEnd - c0), -1]);
+  }
+  const padTop = Math.max(0, top);
+  const padLeft = Math.max(0, left);
+  const padBottom = rows - padTop - y.shape[1];
+  const padRight = cols - padLeft - y.shape[2];
+  if (padTop || padLeft || padBottom || padRight) {
+    y = tf.pad(y, [
+      [0, 0],
+      [padTop, padBottom],
+      [padLeft, padRight],
+      [0, 0],
+    ]);
+  }
+  return y;
+}
+
+/**
+ * dL/dW of `conv2d(x, W, strides, pad)` (dilation 1), given x [N, H, W, C] and dy [N, oh, ow, O].
+ * Returns [fh, fw, C, O].
+ */
+export function conv2dFilterGrad(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: [number, number, number, number],
+  g: Geometry,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [fh, fw] = filterShape;
+    const [sh, sw] = g.strides;
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape,
+      filterShape,
+      g.strides,
+      1,
+      g.pad,
+      g.dimRoundingMode,
+    );
+    const [, oh, ow] = dy.shape;
+    const rows = (oh - 1) * sh + fh;
+    const cols = (ow - 1) * sw + fw;
+    const xp = window(x, info.padInfo.top, info.padInfo.left, rows, cols);
+
+    if (fh === 1 && fw === 1) {
+      // A 1×1 filter: one matrix product of the strided input with the output gradient.
+      const xs =
+        sh === 1 && sw === 1 ? xp : tf.stridedSlice(xp, [0, 0, 0, 0], xp.shape, [1, sh, sw, 1]);
+      const c = x.shape[3];
+      const prod = tf.matMul(
+        tf.reshape(xs, [-1, c]),
+        tf.reshape(dy, [-1, dy.shape[3]]),
+        true,
+        false,
+      );
+      return tf.reshape(prod, filterShape);
+    }
+
+    // Channels become the batch and the batch becomes the channels: one forward convolution.
+    const xt = tf.transpose(xp, [3, 1, 2, 0]); // [C, rows, cols, N]
+    const dyt = tf.transpose(dy, [1, 2, 0, 3]); // [oh, ow, N, O]
+    const out = tf.conv2d(xt, dyt, 1, 'valid', 'NHWC', [sh, sw]); // [C, fh, fw, O]
+    return tf.transpose(out, [1, 2, 0, 3]);
+  });
+}
+
+/** Inserts (s-1) zeros between rows and columns of dy [N, oh, ow, K] → [N, (oh-1)sh+1, (ow-1)sw+1, K]. */
+function dilateByStride(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  if (sh === 1 && sw === 1) return dy;
+  const [n, oh, ow, k] = dy.shape;
+  const spread = tf.pad(tf.reshape(dy, [n, oh, 1, ow, 1, k]), [
+    [0, 0],
+    [0, 0],
+    [0, sh - 1],
+    [0, 0],
+    [0, sw - 1],
+    [0, 0],
+  ]);
+  const full = tf.reshape(spread, [n, oh * sh, ow * sw, k]) as tf.Tensor4D;
+  return tf.slice(full, [0, 0, 0, 0], [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, k]);
+}
+
+/**
+ * dL/dx of `depthwiseConv2d(x, f, strides, pad, dilations)`, given dy [N, oh, ow, C·mult] and
+ * f [fh, fw, C, mult]. Returns inputShape [N, H, W, C].
+ */
+export function depthwiseInputGrad(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  inputShape: [number, number, number, number],
+  g: Geometry,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w, c] = inputShape;
+    const [fh, fw, , mult] = filter.shape;
+    const [sh, sw] = g.strides;
+    const [dh, dw] = g.dilations;
+    const info = tf.backend_util.computeConv2DInfo(
+      inputShape,
+      filter.shape,
+      g.strides,
+      g.dilations,
+      g.pad,
+      g.dimRoundingMode,
+      true,
+    );
+    const spread = dilateByStride(dy, sh, sw);
+    // Output row h collects dy rows h + top - a·dh: a correlation with the flipped filter.
+    const front = (fh - 1) * dh - info.padInfo.top;
+    const left = (fw - 1) * dw - info.padInfo.left;
+    const padded = window(spread, front, left, h + (fh - 1) * dh, w + (fw - 1) * dw);
+    const flipped = tf.reshape(tf.reverse(filter, [0, 1]), [fh, fw, c * mult, 1]);
+    const out = tf.depthwiseConv2d(padded, flipped as tf.Tensor4D, 1, 'valid', 'NHWC', [dh, dw]);
+    if (mult === 1) return out;
+    return tf.sum(tf.reshape(out, [n, h, w, c, mult]), -1);
+  });
+}
+
+/**
+ * dL/df of `depthwiseConv2d(x, f, strides, pad, dilations)`, given x [N, H, W, C] and
+ * dy [N, oh, ow, C·mult]. Returns filterShape [fh, fw, C, mult].
+ */
+export function depthwiseFilterGrad(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: [number, number, number, number],
+  g: Geometry,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [fh, fw, c, mult] = filterShape;
+    const [sh, sw] = g.strides;
+    const [dh, dw] = g.dilations;
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape,
+      filterShape,
+      g.strides,
+      g.dilations,
+      g.pad,
+      g.dimRoundingMode,
+      true,
+    );
+    const [n, oh, ow] = dy.shape;
+    const rows = (oh - 1) * sh + (fh - 1) * dh + 1;
+    const cols = (ow - 1) * sw + (fw - 1) * dw + 1;
+    const xp = window(x, info.padInfo.top, info.padInfo.left, rows, cols);
+    const dy5 = tf.reshape(dy, [n, oh, ow, c, mult]);
+    const taps: tf.Tensor[] = [];
+    for (let a = 0; a < fh; a++) {
+      for (let b = 0; b < fw; b++) {
+        const begin = [0, a * dh, b * dw, 0];
+        const end = [n, a * dh + (oh - 1) * sh + 1, b * dw + (ow - 1) * sw + 1, c];
+        const xs = tf.stridedSlice(xp, begin, end, [1, sh, sw, 1]); // [N, oh, ow, C]
+        taps.push(tf.sum(tf.mul(tf.expandDims(xs, 4), dy5), [0, 1, 2])); // [C, mult]
+      }
+    }
+    return tf.reshape(tf.stack(taps), filterShape);
+  });
+}
