@@ -12,7 +12,7 @@ import { logger } from '../log.ts';
 import { createStudioHost, type StudioHost } from '../transports/studio-host.ts';
 import { appProtocolHandler } from './app-protocol.ts';
 import { registerIpc } from './ipc.ts';
-import { APP_ENTRY, APP_SCHEME, DESKTOP_CSP, isAppUrl, secureWebPreferences } from './security.ts';
+import { APP_ENTRY, APP_SCHEME, DESKTOP_CSP, isAppUrl } from './security.ts';
 import { prepareShutdown, type RunningRun } from './shutdown.ts';
 
 const log = logger('desktop');
@@ -84,7 +84,23 @@ export function startDesktop(electron: ElectronApi, options: DesktopOptions): De
       height: 880,
       title: 'LeJEPA Studio',
       show: false,
-      webPreferences: secureWebPreferences(options.preload),
+      // Spelled out here (not built elsewhere) so the security scan can read it.
+      webPreferences: {
+        preload: options.preload,
+        contextIsolation: true,
+        sandbox: true,
+        nodeIntegration: false,
+        nodeIntegrationInWorker: false,
+        nodeIntegrationInSubFrames: false,
+        webSecurity: true,
+        allowRunningInsecureContent: false,
+        experimentalFeatures: false,
+        webviewTag: false,
+        navigateOnDragDrop: false,
+        spellcheck: false,
+        safeDialogs: true,
+        disableBlinkFeatures: 'Auxclick',
+      },
     });
     state.window = win;
     win.once('ready-to-show', () => win.show());

@@ -20,40 +20,6 @@ export const CHANNELS = {
 
 export const DESKTOP_CSP = contentSecurityPolicy();
 
-export interface SecureWebPreferences {
-  preload: string;
-  contextIsolation: true;
-  sandbox: true;
-  nodeIntegration: false;
-  nodeIntegrationInWorker: false;
-  nodeIntegrationInSubFrames: false;
-  webSecurity: true;
-  allowRunningInsecureContent: false;
-  experimentalFeatures: false;
-  webviewTag: false;
-  navigateOnDragDrop: false;
-  spellcheck: false;
-  safeDialogs: true;
-}
-
-export function secureWebPreferences(preload: string): SecureWebPreferences {
-  return {
-    preload,
-    contextIsolation: true,
-    sandbox: true,
-    nodeIntegration: false,
-    nodeIntegrationInWorker: false,
-    nodeIntegrationInSubFrames: false,
-    webSecurity: true,
-    allowRunningInsecureContent: false,
-    experimentalFeatures: false,
-    webviewTag: false,
-    navigateOnDragDrop: false,
-    spellcheck: false,
-    safeDialogs: true,
-  };
-}
-
 /** True for URLs of the app's own pages (`app://studio/...`), nothing else. */
 export function isAppUrl(raw: string | undefined | null): boolean {
   if (typeof raw !== 'string') return false;

@@ -10,7 +10,6 @@ import {
   APP_ENTRY,
   CHANNELS,
   DESKTOP_CSP,
-  secureWebPreferences,
   senderAllowed,
 } from '../../src-main/electron/security.ts';
 import { emitPreventable, fakeElectron, FakeWebContents } from './fake-electron.ts';
@@ -48,7 +47,10 @@ test('the window is sandboxed, isolated, without Node, and loads only the app pa
   assert.equal(prefs.webSecurity, true);
   assert.equal(prefs.webviewTag, false);
   assert.equal(prefs.preload, '/app/preload.cjs');
-  assert.deepEqual(prefs, { ...secureWebPreferences('/app/preload.cjs') });
+  assert.equal(prefs.nodeIntegrationInSubFrames, false);
+  assert.equal(prefs.allowRunningInsecureContent, false);
+  assert.equal(prefs.experimentalFeatures, false);
+  assert.equal(prefs.disableBlinkFeatures, 'Auxclick');
   assert.equal(win.loaded, APP_ENTRY);
   close();
 });
