@@ -21,7 +21,9 @@ import type { Configuration } from 'electron-builder';
 import { readFileSync } from 'node:fs';
 
 const electronVersion = (
-  JSON.parse(readFileSync(new URL('./node_modules/electron/package.json', import.meta.url), 'utf8')) as {
+  JSON.parse(
+    readFileSync(new URL('./node_modules/electron/package.json', import.meta.url), 'utf8'),
+  ) as {
     version: string;
   }
 ).version;

@@ -9,7 +9,12 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const steps = [
   ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'],
   ['scripts/build-electron.mjs'],
-  ['node_modules/electron-builder/cli.js', '--config', 'electron.config.ts', ...process.argv.slice(2)],
+  [
+    'node_modules/electron-builder/cli.js',
+    '--config',
+    'electron.config.ts',
+    ...process.argv.slice(2),
+  ],
 ];
 for (const step of steps) {
   const r = spawnSync(process.execPath, step, { cwd: root, stdio: 'inherit' });
