@@ -46,13 +46,16 @@ export async function prepareShutdown(
   const runs = await runningRuns(host);
   if (runs.length === 0) return true;
   if (!(await dialog.confirmStop(runs))) return false;
+  // Pause asks each run to stop at its next step with a checkpoint; wait returns once it has.
   await Promise.all(
-    runs.map((run) =>
-      Promise.race([
-        host.call('run.pause', { id: run.id, wait: true }),
+    runs.map(async (run) => {
+      const paused = await host.call('run.pause', { id: run.id });
+      if (!paused.ok) return;
+      await Promise.race([
+        host.call('run.wait', { id: run.id }),
         new Promise((resolve) => setTimeout(resolve, graceMs).unref()),
-      ]),
-    ),
+      ]);
+    }),
   );
   return true;
 }

@@ -17,10 +17,16 @@ function hostWithRuns(runs: { id: number; name: string; status: string }[]) {
     async call(method: unknown, input: unknown): Promise<Reply> {
       calls.push({ method: String(method), input });
       if (method === 'run.list') return { ok: true, result: runs };
-      if (method === 'run.pause') {
-        const run = runs.find((r) => r.id === (input as { id: number }).id)!;
+      const run = runs.find((r) => r.id === (input as { id?: number }).id);
+      if (method === 'run.pause' && run?.status === 'running') {
+        run.status = 'pausing';
+        return { ok: true, result: run };
+      }
+      if (method === 'run.wait' && run !== undefined) {
+        // The trainer writes its pause checkpoint before the process stops.
+        await new Promise((resolve) => setTimeout(resolve, 5));
         run.status = 'paused';
-        return { ok: true, result: { checkpoint: `runs/${run.id}/ckpt.bin` } };
+        return { ok: true, result: { status: 'paused' } };
       }
       return { ok: false, error: { kind: 'expected', code: 'unknown_method', message: 'no' } };
     },
@@ -44,11 +50,10 @@ test('closing with a training running asks, then pauses each run (checkpoint) be
   assert.equal(ok, true);
   assert.deepEqual(asked, [['quick-a', 'quick-b']]);
   assert.deepEqual(
-    calls.filter((c) => c.method === 'run.pause').map((c) => c.input),
-    [
-      { id: 1, wait: true },
-      { id: 3, wait: true },
-    ],
+    calls
+      .filter((c) => c.method !== 'run.list')
+      .map((c) => `${c.method} ${JSON.stringify(c.input)}`),
+    ['run.pause {"id":1}', 'run.pause {"id":3}', 'run.wait {"id":1}', 'run.wait {"id":3}'],
   );
   assert.deepEqual(
     runs.map((r) => r.status),
