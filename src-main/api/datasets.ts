@@ -197,7 +197,7 @@ export const datasetMethods: MethodDef[] = [
   }),
   defineMethod({
     name: 'dataset.thumbnail',
-    summary: "An item's thumbnail (JPEG, base64)",
+    summary: "An item's thumbnail (JPEG or PNG, base64)",
     writes: false,
     input: z.object({ item: z.number().int().positive() }),
     run: (ctx, input) => {
@@ -213,7 +213,8 @@ export const datasetMethods: MethodDef[] = [
           `The thumbnail ${path} is missing. Import the dataset's folder again to recreate it.`,
         );
       }
-      return { item: item.id, mime: 'image/jpeg', path, data: data.toString('base64') };
+      const mime = item.thumb.endsWith('.png') ? 'image/png' : 'image/jpeg';
+      return { item: item.id, mime, path, data: data.toString('base64') };
     },
   }),
   defineMethod({

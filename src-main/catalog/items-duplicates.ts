@@ -9,13 +9,16 @@ export interface NearPairRow {
 }
 
 /** Items with their dHash, for the near-duplicate search (present items only). */
-export function itemHashes(db: Db, datasetId: number): Array<{ id: number; dhash: string }> {
+export function itemHashes(
+  db: Db,
+  datasetId: number,
+): Array<{ id: number; dhash: string; fingerprint: Uint8Array }> {
   return db
     .prepare(
-      `SELECT id, dhash FROM items i WHERE dataset_id = ? AND EXISTS
+      `SELECT id, dhash, fingerprint FROM items i WHERE dataset_id = ? AND EXISTS
          (SELECT 1 FROM item_files f WHERE f.item_id = i.id AND f.present = 1) ORDER BY id`,
     )
-    .all(datasetId) as Array<{ id: number; dhash: string }>;
+    .all(datasetId) as Array<{ id: number; dhash: string; fingerprint: Uint8Array }>;
 }
 
 /** Adds newly found near-duplicate pairs; pairs already reviewed keep their status. */

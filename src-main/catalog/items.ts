@@ -23,6 +23,8 @@ export interface ItemFacts {
   channels: number;
   bytes: number;
   dhash: string;
+  /** 16×16 grey thumbnail, 256 bytes, for confirming near duplicates. */
+  fingerprint: Uint8Array;
   thumb: string;
 }
 
@@ -99,10 +101,10 @@ export function writeOutcomes(db: Db, datasetId: number, outcomes: FileOutcomeRe
   const at = new Date().toISOString();
   const findItem = db.prepare('SELECT id FROM items WHERE dataset_id = ? AND hash = ?').pluck();
   const insertItem = db.prepare(
-    `INSERT INTO items (dataset_id, hash, format, width, height, channels, bytes, dhash, thumb,
-       label, split, created_at)
-     VALUES (@datasetId, @hash, @format, @width, @height, @channels, @bytes, @dhash, @thumb,
-       @label, @split, @at)`,
+    `INSERT INTO items (dataset_id, hash, format, width, height, channels, bytes, dhash,
+       fingerprint, thumb, label, split, created_at)
+     VALUES (@datasetId, @hash, @format, @width, @height, @channels, @bytes, @dhash,
+       @fingerprint, @thumb, @label, @split, @at)`,
   );
   const upsertFile = db.prepare(
     `INSERT INTO item_files (dataset_id, item_id, root_id, path, rel_path, size, mtime_ms,
@@ -129,6 +131,7 @@ export function writeOutcomes(db: Db, datasetId: number, outcomes: FileOutcomeRe
         if (itemId === undefined) {
           const info = insertItem.run({
             ...item,
+            fingerprint: Buffer.from(item.fingerprint),
             datasetId,
             label: file.label,
             split: file.split,

@@ -5,22 +5,24 @@
  * and mild compression keep most bits; different images differ in many.
  */
 
-/** dHash of an interleaved 8-bit image (1–4 channels), as 16 hex digits. */
-export function dhashFromRgb(
+/** Box-averaged grey grid (sums and pixel counts) of an interleaved 8-bit image. */
+function greyGrid(
   data: Uint8Array,
   width: number,
   height: number,
   channels: number,
-): string {
-  // Integer sums and counts, compared by cross-multiplication: flat areas give exact ties.
-  const sums = new Float64Array(9 * 8);
-  const counts = new Float64Array(9 * 8);
-  for (let cy = 0; cy < 8; cy++) {
-    const y0 = Math.floor((cy * height) / 8);
-    const y1 = Math.max(y0 + 1, Math.floor(((cy + 1) * height) / 8));
-    for (let cx = 0; cx < 9; cx++) {
-      const x0 = Math.floor((cx * width) / 9);
-      const x1 = Math.max(x0 + 1, Math.floor(((cx + 1) * width) / 9));
+  gw: number,
+  gh: number,
+): { sums: Float64Array; counts: Float64Array } {
+  // Integer sums and counts: flat areas compare as exact ties.
+  const sums = new Float64Array(gw * gh);
+  const counts = new Float64Array(gw * gh);
+  for (let cy = 0; cy < gh; cy++) {
+    const y0 = Math.min(height - 1, Math.floor((cy * height) / gh));
+    const y1 = Math.max(y0 + 1, Math.floor(((cy + 1) * height) / gh));
+    for (let cx = 0; cx < gw; cx++) {
+      const x0 = Math.min(width - 1, Math.floor((cx * width) / gw));
+      const x1 = Math.max(x0 + 1, Math.floor(((cx + 1) * width) / gw));
       let sum = 0;
       for (let y = y0; y < y1; y++) {
         for (let x = x0; x < x1; x++) {
@@ -31,10 +33,21 @@ export function dhashFromRgb(
               : data[o]!;
         }
       }
-      sums[cy * 9 + cx] = sum;
-      counts[cy * 9 + cx] = (y1 - y0) * (x1 - x0);
+      sums[cy * gw + cx] = sum;
+      counts[cy * gw + cx] = (y1 - y0) * (x1 - x0);
     }
   }
+  return { sums, counts };
+}
+
+/** dHash of an interleaved 8-bit image (1–4 channels), as 16 hex digits. */
+export function dhashFromRgb(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+): string {
+  const { sums, counts } = greyGrid(data, width, height, channels, 9, 8);
   let hex = '';
   for (let cy = 0; cy < 8; cy++) {
     let byte = 0;
@@ -45,6 +58,36 @@ export function dhashFromRgb(
     hex += byte.toString(16).padStart(2, '0');
   }
   return hex;
+}
+
+/** Side of the grey fingerprint that confirms a near duplicate found by dHash. */
+export const FINGERPRINT_SIDE = 16;
+
+/** A 16×16 grey thumbnail (256 bytes): compared pixel by pixel to confirm near duplicates. */
+export function fingerprintFromRgb(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  channels: number,
+): Uint8Array {
+  const { sums, counts } = greyGrid(
+    data,
+    width,
+    height,
+    channels,
+    FINGERPRINT_SIDE,
+    FINGERPRINT_SIDE,
+  );
+  const out = new Uint8Array(FINGERPRINT_SIDE * FINGERPRINT_SIDE);
+  for (let i = 0; i < out.length; i++) out[i] = Math.round(sums[i]! / counts[i]!);
+  return out;
+}
+
+/** Mean absolute difference of two fingerprints, in grey levels (0–255). */
+export function fingerprintDistance(a: Uint8Array, b: Uint8Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i]! - b[i]!);
+  return sum / a.length;
 }
 
 function popcount32(v: number): number {
@@ -61,8 +104,15 @@ export function hammingDistance(a: string, b: string): number {
   );
 }
 
-/** Items whose dHashes differ in at most this many bits are flagged as near duplicates. */
+/**
+ * Two items are near duplicates when their dHashes differ in at most 4 bits AND
+ * their 16×16 grey fingerprints differ by at most 6 grey levels on average. The
+ * dHash alone is too coarse for small, similar images (every trouser of
+ * Fashion-MNIST looks alike at 9×8); the fingerprint check keeps re-encoded,
+ * resized or slightly recompressed copies and drops look-alikes.
+ */
 export const NEAR_DUPLICATE_DISTANCE = 4;
+export const NEAR_DUPLICATE_GREY_LEVELS = 6;
 
 // Five bands of the 16 hex digits: two hashes within 4 bits agree on at least one band
 // (pigeonhole), so only items sharing a band value are compared.
@@ -87,7 +137,7 @@ export interface NearPair {
  * near duplicates of nearly everything and flagging them would bury the rest.
  */
 export function nearDuplicatePairs(
-  items: ReadonlyArray<{ id: number; dhash: string }>,
+  items: ReadonlyArray<{ id: number; dhash: string; fingerprint: Uint8Array }>,
   maxDistance = NEAR_DUPLICATE_DISTANCE,
   maxBucket = 500,
 ): NearPair[] {
@@ -123,6 +173,8 @@ export function nearDuplicatePairs(
             earlier = hi.slice(BANDS[k]![0], BANDS[k]![1]) === hj.slice(BANDS[k]![0], BANDS[k]![1]);
           }
           if (earlier) continue;
+          const grey = fingerprintDistance(items[i]!.fingerprint, items[j]!.fingerprint);
+          if (grey > NEAR_DUPLICATE_GREY_LEVELS) continue;
           const a = Math.min(items[i]!.id, items[j]!.id);
           const b = Math.max(items[i]!.id, items[j]!.id);
           pairs.push({ a, b, distance: d });

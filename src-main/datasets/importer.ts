@@ -213,6 +213,7 @@ export async function runImport(
       hidden: 0,
       symlink_loop: 0,
       not_a_file: 0,
+      notes: 0,
     };
     let csvUnmatched = 0;
     scans.forEach((scan: ScanResult, r) => {

@@ -6,13 +6,17 @@
  * OS debris (`._*`, `.DS_Store`, `Thumbs.db`, `desktop.ini`), hidden files and
  * folders (names starting with a dot), symlinks that lead back into a folder
  * already being scanned (loops) or already scanned (repeats), and things that are
- * neither files nor folders (sockets, pipes, devices). Names that are not valid
+ * neither files nor folders (sockets, pipes, devices), and the notes that
+ * travel with image folders, recognised by name: README, LICENSE, NOTICE,
+ * COPYING, CHANGELOG and files ending in .txt, .md, .csv, .tsv, .json, .yaml,
+ * .yml, .xml, .html, .py, .ipynb, .log. Any other file that is not an image,
+ * whatever its name, is reported as `not_an_image`. Names that are not valid
  * UTF-8 and folders that cannot be read are reported as problems with a code.
  */
 import { readdirSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
-export type IgnoreReason = 'os_debris' | 'hidden' | 'symlink_loop' | 'not_a_file';
+export type IgnoreReason = 'os_debris' | 'hidden' | 'symlink_loop' | 'not_a_file' | 'notes';
 
 export interface ScanEntry {
   path: string;
@@ -38,8 +42,15 @@ export interface ScanResult {
 const OS_DEBRIS = new Set(['.ds_store', 'thumbs.db', 'desktop.ini', 'ehthumbs.db']);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+const NOTE_NAMES = /^(readme|license|licence|notice|copying|changelog)(\.[^.]*)?$/i;
+const NOTE_EXTENSIONS = /\.(txt|md|csv|tsv|json|ya?ml|xml|html?|py|ipynb|log)$/i;
+
 export function isOsDebris(name: string): boolean {
   return name.startsWith('._') || OS_DEBRIS.has(name.toLowerCase());
+}
+
+export function isNotesFile(name: string): boolean {
+  return NOTE_NAMES.test(name) || NOTE_EXTENSIONS.test(name);
 }
 
 function decodeName(raw: Buffer): string | undefined {
@@ -59,7 +70,7 @@ export function scanFolder(root: string, onProgress?: (found: number) => void): 
   const result: ScanResult = {
     files: [],
     problems: [],
-    ignored: { os_debris: 0, hidden: 0, symlink_loop: 0, not_a_file: 0 },
+    ignored: { os_debris: 0, hidden: 0, symlink_loop: 0, not_a_file: 0, notes: 0 },
   };
   const visited = new Set<string>();
   const rootStat = statSync(root);
@@ -138,6 +149,8 @@ export function scanFolder(root: string, onProgress?: (found: number) => void): 
         }
         visited.add(key);
         walk(path, rel);
+      } else if (stat.isFile() && isNotesFile(name)) {
+        result.ignored.notes++;
       } else if (stat.isFile()) {
         result.files.push({ path, rel, size: stat.size, mtimeMs: stat.mtimeMs });
         if (onProgress !== undefined && result.files.length % 2000 === 0) {

@@ -24,7 +24,8 @@ import { cancelled, expected } from '../api/errors.ts';
 import type { Split } from '../catalog/datasets.ts';
 import { getVersion, versionItems, type VersionItem } from '../catalog/versions.ts';
 import type { Workspace } from '../catalog/workspace.ts';
-import { decodeFailure, openImage, readBytes, readHeader, sha256, SkipError } from './decode.ts';
+import { decodeFailure, openImage, readBytes, sha256, SkipError, type Header } from './decode.ts';
+import { sniffFormat } from './sniff.ts';
 import { writeFileAtomic } from './thumbs.ts';
 
 export interface TensorCacheMeta {
@@ -132,7 +133,7 @@ async function decodeInto(
   const frame = opts.size * opts.size * opts.channels;
   let buf: Buffer;
   try {
-    buf = await readBytes(item.path);
+    buf = readBytes(item.path);
   } catch (err) {
     const why = err instanceof SkipError ? err.message : String(err);
     throw expected(
@@ -148,7 +149,19 @@ async function decodeInto(
   }
   let pixels: Buffer;
   try {
-    const header = await readHeader(buf, CACHE_MAX_PIXELS);
+    // The file was checked at import and its hash matches: no header pass needed.
+    const sniffed = sniffFormat(buf.subarray(0, 512));
+    if (sniffed === undefined || sniffed.decoder === 'unsupported') {
+      throw new SkipError('not_an_image', 'The content is not a supported image.');
+    }
+    const header: Header = {
+      sniffed,
+      width: 0,
+      height: 0,
+      pages: 1,
+      grey: false,
+      plain: false,
+    };
     pixels = await openImage(buf, header, CACHE_MAX_PIXELS)
       .resize(opts.size, opts.size, { fit: 'cover', position: 'centre' })
       .toColourspace(opts.channels === 1 ? 'b-w' : 'srgb')
@@ -219,7 +232,7 @@ export async function buildTensorCache(
       }
     }
   };
-  await Promise.all(Array.from({ length: opts.concurrency ?? 8 }, lane));
+  await Promise.all(Array.from({ length: opts.concurrency ?? 12 }, lane));
 
   const classIndex = new Map(version.classes.map((c, i) => [c, i]));
   const meta: TensorCacheMeta = {

@@ -54,6 +54,7 @@ export const migration001: Migration = {
         channels INTEGER NOT NULL,
         bytes INTEGER NOT NULL,
         dhash TEXT NOT NULL,
+        fingerprint BLOB NOT NULL,
         thumb TEXT NOT NULL,
         label TEXT,
         label_source TEXT NOT NULL DEFAULT 'import' CHECK (label_source IN ('import', 'manual')),
