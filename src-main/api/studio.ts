@@ -3,8 +3,10 @@
  * workspace, the method list) and the user's compute preferences, kept in
  * `<workspace>/settings.json` so the desktop app and browser mode share them.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 import { defineMethod, type MethodDef } from './method.ts';
@@ -24,6 +26,8 @@ export interface StudioInfo {
   readonly: boolean;
   platform: string;
   cpus: number;
+  /** The bundled sample dataset's folder, when this installation has it. */
+  sample: string | null;
   methods: { name: string; summary: string; writes: boolean }[];
 }
 
@@ -40,6 +44,19 @@ const version = (() => {
     return 'unknown';
   }
 })();
+
+function samplePath(): string | null {
+  // From the sources: <root>/resources/sample; in a packaged app: <resources>/sample.
+  const candidates = [
+    fileURLToPath(new URL('../../resources/sample/fashion-mnist', import.meta.url)),
+    join(
+      (process as { resourcesPath?: string }).resourcesPath ?? '/nonexistent',
+      'sample',
+      'fashion-mnist',
+    ),
+  ];
+  return candidates.find((p) => existsSync(p)) ?? null;
+}
 
 function readSettings(path: string): StudioSettings {
   let raw: unknown = {};
@@ -68,6 +85,7 @@ export function studioMethods(all: () => Iterable<MethodDef>): MethodDef[] {
           readonly: ctx.ws.readonly,
           platform: `${process.platform}-${process.arch}`,
           cpus: availableParallelism(),
+          sample: samplePath(),
           methods: [...all()].map((m) => ({
             name: m.name,
             summary: m.summary,
