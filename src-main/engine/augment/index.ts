@@ -1,0 +1,3 @@
+/** Multi-crop view generation and its configuration. */
+export { defaultViewsConfig, type JitterConfig, type ViewsConfig } from './config.ts';
+export { makeViews, type Views } from './views.ts';

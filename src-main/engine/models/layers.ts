@@ -1,0 +1,106 @@
+/**
+ * The building blocks of the encoders and heads, as small closures over named parameters:
+ * convolution with PyTorch's symmetric padding, batch norm with running statistics, linear,
+ * layer norm and GELU. Each returns a function of (input, training).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '../kernels/gradients.ts';
+import type { ParamBuilder } from './params.ts';
+
+export type Layer<I extends tf.Tensor = tf.Tensor, O extends tf.Tensor = tf.Tensor> = (
+  x: I,
+  training: boolean,
+) => O;
+
+/** Batch-norm momentum (PyTorch convention: new = (1 − m)·old + m·batch) and epsilon. */
+export const BN_MOMENTUM = 0.1;
+export const BN_EPSILON = 1e-5;
+
+/**
+ * A k×k convolution without bias, NHWC, padding (k−1)/2 on every side as PyTorch's
+ * `padding=k//2` (tf's 'same' pads asymmetrically at stride 2 and would shift the grid).
+ */
+export function conv(
+  p: ParamBuilder,
+  name: string,
+  cin: number,
+  cout: number,
+  k: number,
+  stride: number,
+): Layer<tf.Tensor4D, tf.Tensor4D> {
+  const w = p.uniform(`${name}.w`, [k, k, cin, cout], 1 / Math.sqrt(cin * k * k));
+  const half = (k - 1) / 2;
+  const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+    [0, 0],
+    [half, half],
+    [half, half],
+    [0, 0],
+  ];
+  return (x) => tf.conv2d(x, w as tf.Tensor4D, stride, half === 0 ? 'valid' : pad);
+}
+
+/**
+ * Batch norm over every axis but the last. Training: normalises with the batch's mean and
+ * biased variance and moves the running statistics towards the batch's (unbiased variance,
+ * as PyTorch); evaluation: uses the running statistics. The running update is made of ops
+ * that no loss depends on, so inside a gradient tape it contributes no gradient.
+ */
+export function batchNorm(p: ParamBuilder, name: string, channels: number): Layer {
+  const gamma = p.constant(`${name}.gamma`, [channels], 1);
+  const beta = p.constant(`${name}.beta`, [channels], 0);
+  const mean = p.constant(`${name}.mean`, [channels], 0, false);
+  const variance = p.constant(`${name}.var`, [channels], 1, false);
+  return (x, training) => {
+    if (!training) return tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON);
+    const axes = x.shape.slice(0, -1).map((_, i) => i);
+    const count = x.size / channels;
+    const m = tf.moments(x, axes);
+    tf.tidy(() => {
+      const unbiased = count > 1 ? tf.mul(m.variance, count / (count - 1)) : m.variance;
+      mean.assign(tf.add(tf.mul(mean, 1 - BN_MOMENTUM), tf.mul(m.mean, BN_MOMENTUM)));
+      variance.assign(tf.add(tf.mul(variance, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)));
+    });
+    return tf.batchNorm(x, m.mean, m.variance, beta, gamma, BN_EPSILON);
+  };
+}
+
+/** y = x·W + b with W [in, out] (PyTorch default initialisation). */
+export function linear(
+  p: ParamBuilder,
+  name: string,
+  cin: number,
+  cout: number,
+  init: 'torch' | 'vit' = 'torch',
+): Layer<tf.Tensor, tf.Tensor> {
+  const bound = 1 / Math.sqrt(cin);
+  const w =
+    init === 'torch'
+      ? p.uniform(`${name}.w`, [cin, cout], bound)
+      : p.truncatedNormal(`${name}.w`, [cin, cout], 0.02);
+  const b =
+    init === 'torch' ? p.uniform(`${name}.b`, [cout], bound) : p.constant(`${name}.b`, [cout], 0);
+  return (x) => {
+    if (x.rank === 2) return tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b);
+    const lead = x.shape.slice(0, -1);
+    const flat = tf.reshape(x, [-1, cin]) as tf.Tensor2D;
+    return tf.reshape(tf.add(tf.matMul(flat, w as tf.Tensor2D), b), [...lead, cout]);
+  };
+}
+
+/** Layer norm over the last axis (epsilon 1e-6, as ViT). */
+export function layerNorm(p: ParamBuilder, name: string, dim: number): Layer {
+  const gamma = p.constant(`${name}.gamma`, [dim], 1);
+  const beta = p.constant(`${name}.beta`, [dim], 0);
+  return (x) => {
+    const m = tf.moments(x, -1, true);
+    const normed = tf.mul(tf.sub(x, m.mean), tf.rsqrt(tf.add(m.variance, 1e-6)));
+    return tf.add(tf.mul(normed, gamma), beta);
+  };
+}
+
+/** GELU, tanh form (every backend has tanh and its gradient; erf is missing on some). */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  const cube = tf.mul(tf.square(x), x);
+  const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), Math.sqrt(2 / Math.PI));
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+}
