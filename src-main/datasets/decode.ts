@@ -72,15 +72,38 @@ export interface DecodeOptions {
 
 const EOF_WORDS = /premature|truncat|end of (file|data|image|stream)|unexpected end|eof|cut short/i;
 
+/**
+ * Whether the file stops before its format's end marker: PNG's IEND chunk,
+ * JPEG's EOI marker, GIF's trailer byte, WebP's declared RIFF size. Decoder
+ * messages alone are not a reliable signal (libvips may report a truncation as
+ * a generic warning), so the bytes decide when they can.
+ */
+export function looksTruncated(buf: Buffer, format: string): boolean | undefined {
+  const tail = buf.subarray(Math.max(0, buf.length - 64));
+  switch (format) {
+    case 'png':
+      return tail.lastIndexOf('IEND', undefined, 'latin1') === -1;
+    case 'jpeg':
+      return tail.lastIndexOf(Buffer.from([0xff, 0xd9])) === -1;
+    case 'gif':
+      return tail.lastIndexOf(0x3b) === -1;
+    case 'webp':
+      return buf.length >= 8 && buf.readUInt32LE(4) + 8 > buf.length;
+    default:
+      return undefined;
+  }
+}
+
 /** Maps a decoder failure on a recognised format to `truncated` or `corrupt`. */
-export function decodeFailure(format: string, err: unknown): SkipError {
+export function decodeFailure(format: string, err: unknown, buf?: Buffer): SkipError {
   if (err instanceof BmpError) return new SkipError(err.code, err.message);
   const text = (err as Error).message ?? String(err);
   const first = text.split('\n')[0]!.trim();
   if (/pixel limit/i.test(text)) {
     return new SkipError('too_many_pixels', `The image is larger than the pixel limit (${first}).`);
   }
-  const truncated = EOF_WORDS.test(text) || /libpng read error|read error/i.test(text);
+  const truncated =
+    (buf === undefined ? undefined : looksTruncated(buf, format)) ?? EOF_WORDS.test(text);
   return new SkipError(
     truncated ? 'truncated' : 'corrupt',
     truncated
@@ -150,9 +173,9 @@ export async function readHeader(buf: Buffer, maxPixels: number): Promise<Header
   } else {
     let m;
     try {
-      m = await sharp(buf).metadata();
+      m = await sharp(buf, { limitInputPixels: false }).metadata();
     } catch (err) {
-      throw decodeFailure(sniffed.format, err);
+      throw decodeFailure(sniffed.format, err, buf);
     }
     const oriented = m.autoOrient ?? { width: m.width, height: m.height };
     header = {
@@ -234,7 +257,7 @@ export async function decodeForImport(
       .raw()
       .toBuffer({ resolveWithObject: true });
   } catch (err) {
-    throw decodeFailure(header.sniffed.format, err);
+    throw decodeFailure(header.sniffed.format, err, buf);
   }
   const { width, height, channels } = raw.info;
   const dhash = dhashFromRgb(raw.data, width, height, channels);
