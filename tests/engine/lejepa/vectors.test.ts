@@ -15,7 +15,7 @@ for (const file of ['sigreg', 'lejepa_loss'] as const) {
     test(
       `every ${file} golden case passes on ${backend}, loss and gradient`,
       { skip: dir === null ? NO_VECTORS : false },
-      async () => {
+      async (t) => {
         await initBackend({ prefer: backend });
         const data = JSON.parse(readFileSync(`${dir}${file}.json`, 'utf8')) as { cases: unknown[] };
         const before = tf.memory().numTensors;
