@@ -1,3 +1,188 @@
-import type { MethodDef } from './method.ts';
+/**
+ * `run.*`: start, watch, pause, cancel and resume training runs. The work runs
+ * in a child process driven by the workspace's job host; these methods record
+ * and report. Events: `run.metrics` (one per step) and `run.status`.
+ */
+import { z } from 'zod';
 
-export const runMethods: MethodDef[] = [];
+import {
+  getRun,
+  listCheckpoints,
+  listMetrics,
+  listRunLogs,
+  listRuns,
+  type RunRow,
+} from '../catalog/runs.ts';
+import { jobHost } from '../jobs/host.ts';
+import { estimateRun } from '../jobs/estimate.ts';
+import { expected } from './errors.ts';
+import { defineMethod, type ApiContext, type MethodDef } from './method.ts';
+import {
+  describeConfigIssues,
+  presetConfig,
+  PRESET_NAMES,
+  RunConfigSchema,
+  type RunConfig,
+} from './run-config.ts';
+
+const RunId = z.object({ id: z.number().int().min(1) }).strict();
+
+const ConfigRequest = z
+  .object({
+    datasetVersionId: z.number().int().min(1),
+    /** Starting point; `config` overrides its fields (views and projector merge field by field). */
+    preset: z.enum(PRESET_NAMES).default('small'),
+    config: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+/** The preset with the overrides applied, validated; a bad field is named with its range. */
+export function buildRunConfig(input: z.infer<typeof ConfigRequest>): RunConfig {
+  const base = presetConfig(input.preset, input.datasetVersionId) as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...base, ...input.config };
+  for (const key of ['views', 'projector'] as const) {
+    const over = input.config[key];
+    if (over !== null && typeof over === 'object' && !Array.isArray(over)) {
+      merged[key] = { ...(base[key] as object), ...over };
+      if (key === 'views' && 'jitter' in over) {
+        const jitter = (over as { jitter: unknown }).jitter;
+        if (jitter !== null && typeof jitter === 'object') {
+          (merged.views as Record<string, unknown>).jitter = {
+            ...(base.views as { jitter: object }).jitter,
+            ...jitter,
+          };
+        }
+      }
+    }
+  }
+  merged.datasetVersionId = input.datasetVersionId;
+  const parsed = RunConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    throw expected(
+      'invalid_config',
+      `Invalid run configuration: ${describeConfigIssues(parsed.error)}.`,
+    );
+  }
+  return parsed.data;
+}
+
+function host(ctx: ApiContext) {
+  const h = jobHost(ctx.ws);
+  h.setEmitter(ctx.emit);
+  return h;
+}
+
+function mustRun(ctx: ApiContext, id: number): RunRow {
+  const run = getRun(ctx.ws.db, id);
+  if (run === undefined) {
+    throw expected(
+      'run_not_found',
+      `There is no run ${id}. List runs with \`lejepa-studio runs\`.`,
+    );
+  }
+  return run;
+}
+
+export const runMethods: MethodDef[] = [
+  defineMethod({
+    name: 'run.start',
+    summary: 'Starts a training run on a dataset version (preset plus overrides).',
+    input: ConfigRequest.extend({ name: z.string().min(1).max(200).optional() }).strict(),
+    writes: true,
+    run: (ctx, input) => host(ctx).start(buildRunConfig(input), input.name),
+  }),
+  defineMethod({
+    name: 'run.config',
+    summary: 'The full configuration a preset plus overrides gives, validated, without starting.',
+    input: ConfigRequest,
+    writes: false,
+    run: (_ctx, input) => buildRunConfig(input),
+  }),
+  defineMethod({
+    name: 'run.estimate',
+    summary: 'Measures a few training steps and estimates the time per epoch.',
+    input: ConfigRequest.extend({ steps: z.number().int().min(1).max(20).default(3) }).strict(),
+    writes: true,
+    run: (ctx, input) => estimateRun(ctx.ws, buildRunConfig(input), input.steps, ctx.signal),
+  }),
+  defineMethod({
+    name: 'run.list',
+    summary: 'Every run, newest first.',
+    input: z.object({ limit: z.number().int().min(1).max(10_000).default(200) }).strict(),
+    writes: false,
+    run: (ctx, input) => {
+      if (!ctx.ws.readonly) host(ctx).recoverInterrupted();
+      return listRuns(ctx.ws.db, input.limit);
+    },
+  }),
+  defineMethod({
+    name: 'run.show',
+    summary: 'One run: configuration, status, last metrics, checkpoints and recent log lines.',
+    input: RunId,
+    writes: false,
+    run: (ctx, { id }) => {
+      if (!ctx.ws.readonly) host(ctx).recoverInterrupted();
+      const run = mustRun(ctx, id);
+      const metrics = listMetrics(ctx.ws.db, id, Math.max(0, run.step - 1), 1);
+      return {
+        run,
+        last: metrics[0] ?? null,
+        checkpoints: listCheckpoints(ctx.ws.db, id),
+        logs: listRunLogs(ctx.ws.db, id, 50),
+      };
+    },
+  }),
+  defineMethod({
+    name: 'run.metrics',
+    summary: 'Per-step metrics of a run after a given step (for charts; paged).',
+    input: RunId.extend({
+      afterStep: z.number().int().min(0).default(0),
+      limit: z.number().int().min(1).max(100_000).default(10_000),
+    }).strict(),
+    writes: false,
+    run: (ctx, input) => {
+      mustRun(ctx, input.id);
+      return listMetrics(ctx.ws.db, input.id, input.afterStep, input.limit);
+    },
+  }),
+  defineMethod({
+    name: 'run.cancel',
+    summary: 'Stops a run after its current step, keeping a checkpoint.',
+    input: RunId,
+    writes: true,
+    run: (ctx, { id }) => host(ctx).cancel(id),
+  }),
+  defineMethod({
+    name: 'run.pause',
+    summary: 'Pauses a run after its current step, keeping a checkpoint to resume from.',
+    input: RunId,
+    writes: true,
+    run: (ctx, { id }) => host(ctx).pause(id),
+  }),
+  defineMethod({
+    name: 'run.resume',
+    summary: 'Continues a paused, cancelled or interrupted run from its newest checkpoint.',
+    input: RunId,
+    writes: true,
+    run: (ctx, { id }) => host(ctx).resume(id),
+  }),
+  defineMethod({
+    name: 'run.wait',
+    summary:
+      'Waits until a run started by this process stops; cancelling the request cancels the run.',
+    input: RunId,
+    writes: true,
+    run: async (ctx, { id }) => {
+      const h = host(ctx);
+      const onAbort = () => {
+        if (h.isActive(id)) h.cancel(id);
+      };
+      ctx.signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        return await h.wait(id);
+      } finally {
+        ctx.signal.removeEventListener('abort', onAbort);
+      }
+    },
+  }),
+];

@@ -1,0 +1,124 @@
+/**
+ * The embedding job, run in its own process: loads the run's encoder from a
+ * checkpoint, embeds every image of the dataset version's tensor cache in
+ * evaluation mode (batched, with progress; a cancel stops between batches) and
+ * writes the matrix and its item index atomically. The host records it.
+ */
+import { readFileSync } from 'node:fs';
+
+import type { RunConfig } from '../api/run-config.ts';
+import { loadTensorCache } from '../datasets/tensor-cache.ts';
+import { initBackend, type BackendName } from '../engine/backend.ts';
+import { embed } from '../engine/eval/embed.ts';
+import { createProjector } from '../engine/models/index.ts';
+import { decodeCheckpoint, restoreVariables } from '../engine/train/checkpoint.ts';
+import { initialEncoder, loadEncoderWeights } from '../engine/train/encoder-weights.ts';
+import { Rng } from '../engine/rng.ts';
+import { logger } from '../log.ts';
+import { writeEmbedding, type EmbeddingIndex } from './embed-store.ts';
+import type { JobContext, JobEnd } from './protocol.ts';
+import { resolveEncoder } from './run-setup.ts';
+
+const log = logger('embed');
+
+export interface EmbedJobInput {
+  cachePath: string;
+  /** Checkpoint file; null embeds with the run's untrained encoder. */
+  checkpoint: string | null;
+  config: RunConfig;
+  head: 'backbone' | 'projector';
+  files: { matrix: string; index: string };
+  lineage: Pick<EmbeddingIndex, 'runId' | 'checkpointStep' | 'head'>;
+  batch: number;
+  /** Backend to use; 'auto' (or absent) picks the fastest that loads. */
+  backend?: string;
+}
+
+export interface EmbedJobResult {
+  count: number;
+  dim: number;
+  backend: string;
+  seconds: number;
+  imagesPerSec: number;
+}
+
+export interface EmbedProgress {
+  done: number;
+  total: number;
+}
+
+export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd; data: unknown }> {
+  const input = raw as EmbedJobInput;
+  const cfg = input.config;
+  const choice = input.backend ?? cfg.backend;
+  const info = await initBackend(
+    choice === 'auto' || choice === undefined ? {} : { prefer: choice as BackendName },
+  );
+  log.info(info.line);
+  const { meta, pixels } = loadTensorCache(input.cachePath);
+  const encoder = initialEncoder({ ...cfg, encoder: resolveEncoder(cfg) });
+  const projector =
+    input.head === 'projector'
+      ? createProjector(
+          { inDim: encoder.featureDim, hidden: cfg.projector.hidden, out: cfg.projector.out },
+          new Rng(0),
+        )
+      : null;
+  try {
+    if (input.checkpoint !== null) {
+      const bytes = new Uint8Array(readFileSync(input.checkpoint));
+      loadEncoderWeights(encoder, bytes);
+      if (projector !== null) {
+        const byName = new Map(decodeCheckpoint(bytes).tensors.map((t) => [t.name, t]));
+        restoreVariables('projector/', projector.params.trainable, byName);
+        restoreVariables('projector/state/', projector.params.state, byName);
+      }
+    }
+    const t0 = performance.now();
+    const x = await embed(
+      encoder,
+      { pixels, count: meta.count, size: meta.size, channels: meta.channels },
+      {
+        batch: input.batch,
+        mean: cfg.views.mean,
+        std: cfg.views.std,
+        ...(projector ? { head: (f) => projector.apply(f, { training: false }) } : {}),
+        onProgress: (done, total) => ctx.progress({ done, total } satisfies EmbedProgress),
+        shouldStop: () => ctx.requested() !== null,
+      },
+    );
+    if (x === null) return { end: 'cancelled', data: null };
+    const seconds = (performance.now() - t0) / 1000;
+    const dim = meta.count === 0 ? encoder.featureDim : x.length / meta.count;
+    writeEmbedding(
+      input.files,
+      {
+        format: 1,
+        count: meta.count,
+        dim,
+        versionId: meta.versionId,
+        versionHash: meta.versionHash,
+        ...input.lineage,
+        imageSize: meta.size,
+        channels: meta.channels,
+        classes: meta.classes,
+        itemIds: meta.itemIds,
+        labels: meta.labels,
+        splits: meta.splits,
+      },
+      x,
+    );
+    const result: EmbedJobResult = {
+      count: meta.count,
+      dim,
+      backend: info.name,
+      seconds,
+      imagesPerSec: meta.count / Math.max(seconds, 1e-9),
+    };
+    log.info(`embedded ${meta.count} images (${dim}-d) in ${seconds.toFixed(1)} s on ${info.name}`);
+    return { end: 'completed', data: result };
+  } finally {
+    encoder.dispose();
+    projector?.dispose();
+  }
+}
