@@ -148,6 +148,48 @@ function dilateByStride(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
 }
 
 /**
+ * dL/dx of `conv2d(x, W, strides, pad)` (dilation 1), given dy [N, oh, ow, O] and
+ * W [fh, fw, C, O]: the output gradient with zeros inserted by the stride, convolved (stride 1)
+ * with the spatially flipped filter whose in/out channels are swapped. Returns inputShape.
+ */
+export function conv2dInputGrad(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  inputShape: [number, number, number, number],
+  g: Geometry,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, h, w, c] = inputShape;
+    const [fh, fw, , o] = filter.shape;
+    const [sh, sw] = g.strides;
+    const info = tf.backend_util.computeConv2DInfo(
+      inputShape,
+      filter.shape,
+      g.strides,
+      1,
+      g.pad,
+      g.dimRoundingMode,
+    );
+    if (fh === 1 && fw === 1) {
+      // A 1×1 filter: a matrix product, then the result scattered back onto the strided grid.
+      const back = tf.matMul(tf.reshape(dy, [-1, o]), tf.reshape(filter, [c, o]), false, true);
+      const grid = dilateByStride(
+        tf.reshape(back, [dy.shape[0], dy.shape[1], dy.shape[2], c]) as tf.Tensor4D,
+        sh,
+        sw,
+      );
+      return window(grid, info.padInfo.top, info.padInfo.left, h, w);
+    }
+    const spread = dilateByStride(dy, sh, sw);
+    const front = fh - 1 - info.padInfo.top;
+    const left = fw - 1 - info.padInfo.left;
+    const padded = window(spread, front, left, h + fh - 1, w + fw - 1);
+    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    return tf.conv2d(padded, flipped, 1, 'valid');
+  });
+}
+
+/**
  * dL/dx of `depthwiseConv2d(x, f, strides, pad, dilations)`, given dy [N, oh, ow, C·mult] and
  * f [fh, fw, C, mult]. Returns inputShape [N, H, W, C].
  */

@@ -1,25 +1,31 @@
 /**
- * Kernels the WASM backend of tfjs 4.22 lacks, registered on it so that convolutions train:
- * Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropInput and DepthwiseConv2dNativeBackpropFilter,
- * each computed with forward ops (see conv-grads.ts). Registering twice is harmless.
+ * Convolution-gradient kernels for the WASM backend of tfjs 4.22. It registers no
+ * Conv2DBackpropFilter and no depthwise backprop kernels, so convolutions cannot train there
+ * as shipped; and its Conv2DBackpropInput is a plain loop, several times slower than a forward
+ * convolution through XNNPACK. All four are provided here with forward ops (see conv-grads.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
   conv2dFilterGrad,
+  conv2dInputGrad,
   depthwiseFilterGrad,
   depthwiseInputGrad,
   geometry,
   type Pad,
 } from './conv-grads.ts';
 
+type Shape4 = [number, number, number, number];
 type Attrs = {
   strides: number[];
   dilations?: number[];
   pad: Pad;
   dimRoundingMode?: string;
-} & Record<string, unknown>;
+  filterShape?: Shape4;
+  inputShape?: Shape4;
+};
 
-function asTensor(info: tf.TensorInfo): tf.Tensor4D {
+function asTensor(info: tf.TensorInfo | undefined): tf.Tensor4D {
+  if (info === undefined) throw new Error('convolution gradient kernel called without its inputs');
   return (
     info instanceof tf.Tensor ? info : tf.engine().makeTensorFromTensorInfo(info)
   ) as tf.Tensor4D;
@@ -28,40 +34,31 @@ function asTensor(info: tf.TensorInfo): tf.Tensor4D {
 const KERNELS: { name: string; run(inputs: tf.NamedTensorInfoMap, attrs: Attrs): tf.Tensor }[] = [
   {
     name: 'Conv2DBackpropFilter',
-    run: (inputs, attrs) =>
-      conv2dFilterGrad(
-        asTensor(inputs.x!),
-        asTensor(inputs.dy!),
-        attrs.filterShape as [number, number, number, number],
-        geometry(attrs),
-      ),
+    run: (i, a) => conv2dFilterGrad(asTensor(i.x), asTensor(i.dy), a.filterShape!, geometry(a)),
+  },
+  {
+    name: 'Conv2DBackpropInput',
+    run: (i, a) => conv2dInputGrad(asTensor(i.dy), asTensor(i.filter), a.inputShape!, geometry(a)),
   },
   {
     name: 'DepthwiseConv2dNativeBackpropInput',
-    run: (inputs, attrs) =>
-      depthwiseInputGrad(
-        asTensor(inputs.dy!),
-        asTensor(inputs.filter!),
-        attrs.inputShape as [number, number, number, number],
-        geometry(attrs),
-      ),
+    run: (i, a) =>
+      depthwiseInputGrad(asTensor(i.dy), asTensor(i.filter), a.inputShape!, geometry(a)),
   },
   {
     name: 'DepthwiseConv2dNativeBackpropFilter',
-    run: (inputs, attrs) =>
-      depthwiseFilterGrad(
-        asTensor(inputs.x!),
-        asTensor(inputs.dy!),
-        attrs.filterShape as [number, number, number, number],
-        geometry(attrs),
-      ),
+    run: (i, a) => depthwiseFilterGrad(asTensor(i.x), asTensor(i.dy), a.filterShape!, geometry(a)),
   },
 ];
 
-/** Adds the missing convolution-gradient kernels to the 'wasm' backend (idempotent). */
+let registered = false;
+
+/** Installs the kernels above on the 'wasm' backend, replacing any it has (idempotent). */
 export function registerWasmKernels(): void {
+  if (registered) return;
+  registered = true;
   for (const k of KERNELS) {
-    if (tf.getKernel(k.name, 'wasm')) continue;
+    if (tf.getKernel(k.name, 'wasm')) tf.unregisterKernel(k.name, 'wasm');
     tf.registerKernel({
       kernelName: k.name,
       backendName: 'wasm',
