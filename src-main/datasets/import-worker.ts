@@ -10,7 +10,7 @@ import type { DecodeJob, DecodeResult, FromWorker, ToWorker } from './import-pro
 import { scanFolder } from './scan.ts';
 
 const BATCH = 256;
-const FLUSH_MS = 250;
+const FLUSH_MS = 100;
 
 function send(message: FromWorker): Promise<void> {
   return new Promise((resolve) => {
