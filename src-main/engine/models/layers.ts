@@ -42,8 +42,7 @@ export function conv(
 /**
  * Batch norm over every axis but the last. Training: normalises with the batch's mean and
  * biased variance and moves the running statistics towards the batch's (unbiased variance,
- * as PyTorch); evaluation: uses the running statistics. The running update is made of ops
- * that no loss depends on, so inside a gradient tape it contributes no gradient.
+ * as PyTorch); evaluation: uses the running statistics.
  */
 export function batchNorm(p: ParamBuilder, name: string, channels: number): Layer {
   const gamma = p.constant(`${name}.gamma`, [channels], 1);
@@ -52,16 +51,63 @@ export function batchNorm(p: ParamBuilder, name: string, channels: number): Laye
   const variance = p.constant(`${name}.var`, [channels], 1, false);
   return (x, training) => {
     if (!training) return tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON);
-    const axes = x.shape.slice(0, -1).map((_, i) => i);
-    const count = x.size / channels;
-    const m = tf.moments(x, axes);
+    const { y, batchMean, batchVar } = batchNormTrain(x, gamma, beta);
     tf.tidy(() => {
-      const unbiased = count > 1 ? tf.mul(m.variance, count / (count - 1)) : m.variance;
-      mean.assign(tf.add(tf.mul(mean, 1 - BN_MOMENTUM), tf.mul(m.mean, BN_MOMENTUM)));
+      const count = x.size / channels;
+      const unbiased = count > 1 ? tf.mul(batchVar, count / (count - 1)) : batchVar;
+      mean.assign(tf.add(tf.mul(mean, 1 - BN_MOMENTUM), tf.mul(batchMean, BN_MOMENTUM)));
       variance.assign(tf.add(tf.mul(variance, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)));
     });
-    return tf.batchNorm(x, m.mean, m.variance, beta, gamma, BN_EPSILON);
+    tf.dispose([batchMean, batchVar]);
+    return y;
   };
+}
+
+/**
+ * Training-mode batch norm with its analytic gradient (one custom op instead of tfjs's
+ * composite, whose gradient tiles the statistics to the input's full size):
+ * x̂ = (x − μ)/σ, y = γ·x̂ + β; dx = γ/(σ·R)·(R·dy − Σdy − x̂·Σ(dy·x̂)), dγ = Σ(dy·x̂), dβ = Σdy,
+ * with R the number of values per channel. Sums over rows are products with a row of ones
+ * (no transposes). Also returns the batch mean and biased variance, computed inside the op
+ * so that no gradient tape sees them; the caller disposes them.
+ */
+export function batchNormTrain(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+): { y: tf.Tensor; batchMean: tf.Tensor1D; batchVar: tf.Tensor1D } {
+  const channels = x.shape[x.rank - 1]!;
+  const rows = x.size / channels;
+  let stats: tf.Tensor1D[] = [];
+  const op = tf.customGrad((xIn, gIn, bIn, save) => {
+    const ones = tf.fill([1, rows], 1 / rows);
+    const x2 = tf.reshape(xIn as tf.Tensor, [rows, channels]) as tf.Tensor2D;
+    const mu = tf.matMul(ones, x2); // [1, C]
+    const centred = tf.sub(x2, mu);
+    const v = tf.matMul(ones, tf.square(centred));
+    const rstd = tf.rsqrt(tf.add(v, BN_EPSILON));
+    const xhat = tf.mul(centred, rstd);
+    const out = tf.add(tf.mul(xhat, gIn as tf.Tensor), bIn as tf.Tensor);
+    stats = [tf.keep(tf.reshape(mu, [channels])), tf.keep(tf.reshape(v, [channels]))];
+    (save as tf.GradSaveFunc)([xhat, rstd, gIn as tf.Tensor]);
+    return {
+      value: tf.reshape(out, x.shape),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sXhat, sRstd, sGamma] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+        const ones1 = tf.ones([1, rows]);
+        const dy2 = tf.reshape(dy, [rows, channels]) as tf.Tensor2D;
+        const dBeta = tf.matMul(ones1, dy2); // [1, C]
+        const dGamma = tf.matMul(ones1, tf.mul(dy2, sXhat));
+        const scale = tf.div(tf.mul(sGamma, sRstd), rows);
+        const inner = tf.sub(tf.sub(tf.mul(dy2, rows), dBeta), tf.mul(sXhat, dGamma));
+        const dx = tf.reshape(tf.mul(inner, scale), x.shape);
+        return [dx, tf.reshape(dGamma, [channels]), tf.reshape(dBeta, [channels])];
+      },
+    };
+  });
+  const y = op(x, gamma, beta);
+  const [batchMean, batchVar] = stats as [tf.Tensor1D, tf.Tensor1D];
+  return { y, batchMean, batchVar };
 }
 
 /** y = x·W + b with W [in, out] (PyTorch default initialisation). */
