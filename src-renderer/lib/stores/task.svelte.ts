@@ -92,3 +92,9 @@ export const jobProgress =
     event.type === 'job.progress' && event.kind === kind
       ? { done: event.done, total: event.total, message: event.message ?? '' }
       : null;
+
+/** Progress from any `job.progress` event (one long action per view runs at a time). */
+export const anyJobProgress = (event: ApiEvent): TaskProgress | null =>
+  event.type === 'job.progress'
+    ? { done: event.done, total: event.total, message: event.message ?? event.kind }
+    : null;

@@ -1,0 +1,2 @@
+// Style sheets imported for their side effect are bundled by Vite.
+declare module '*.css';
