@@ -21,8 +21,23 @@ export interface CliOptions {
 }
 
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliRun> {
+  return runNode([BIN, ...args], options);
+}
+
+/** Runs `import-host.ts` (an import host without the rest of the CLI): prints the summary. */
+export function runImportHost(
+  wsDir: string,
+  name: string,
+  paths: string[],
+  options: CliOptions = {},
+): Promise<CliRun> {
+  const host = join(REPO, 'tests', 'datasets', 'import-host.ts');
+  return runNode(['--import', 'tsx', host, wsDir, name, ...paths], options);
+}
+
+function runNode(args: string[], options: CliOptions): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, args, {
       cwd: REPO,
       env: { ...process.env, LEJEPA_LOG_LEVEL: 'warn', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],

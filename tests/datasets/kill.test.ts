@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { integrityCheck } from '../../src-main/catalog/db.ts';
+import { createVersion } from '../../src-main/catalog/versions.ts';
 import { openWorkspace } from '../../src-main/catalog/workspace.ts';
 import type { ImportSummary } from '../../src-main/datasets/importer.ts';
 import { Rng } from '../../src-main/engine/rng.ts';
-import { jsonResult, runCli } from './cli.ts';
+import { runImportHost } from './cli.ts';
 import { noise } from './corpus.ts';
 
 const FILES = 300;
@@ -65,27 +66,27 @@ test('an import killed at random points resumes without duplicates', async () =>
       .toFile(join(dir, `${i}.png`));
   }
   const wsDir = join(base, 'ws');
-  const args = ['import', root, '--workspace', wsDir, '--json', '--name', 'kill'];
 
   // One frozen version before the kills, so the check on versions has something to see.
-  const first = await runCli(['import', join(root, 'class0'), '--workspace', wsDir, '--name', 'v']);
+  const first = await runImportHost(wsDir, 'v', [join(root, 'class0')]);
   assert.equal(first.code, 0, first.stderr);
-  const freeze = await runCli(['dataset', 'version', 'create', 'v', '--workspace', wsDir]);
-  assert.equal(freeze.code, 0, freeze.stderr);
+  const ws0 = openWorkspace(wsDir);
+  createVersion(ws0.db, 1, {});
+  ws0.close();
 
   // How long the CLI takes to start and the import itself, to spread the kills over the import.
   const timing = mkdtempSync(join(tmpdir(), 'lejepa-kill-timing-'));
   const started = performance.now();
-  const full = await runCli(['import', root, '--workspace', timing, '--json']);
+  const full = await runImportHost(timing, 'kill', [root]);
   assert.equal(full.code, 0, full.stderr);
-  const work = jsonResult<ImportSummary>(full).seconds * 1000;
+  const work = (JSON.parse(full.stdout) as ImportSummary).seconds * 1000;
   const startup = performance.now() - started - work;
 
   const rng = new Rng(20251204);
   const partial: number[] = [];
   for (let round = 0; round < 10; round++) {
     const delay = startup + work * 1.1 * rng.uniform();
-    const run = await runCli(args, {
+    const run = await runImportHost(wsDir, 'kill', [root], {
       onSpawn: (child) => {
         setTimeout(() => child.kill('SIGKILL'), delay);
       },
@@ -99,9 +100,9 @@ test('an import killed at random points resumes without duplicates', async () =>
     `at least one kill should land between the first and the last batch (${partial.join(', ')})`,
   );
 
-  const done = await runCli(args);
+  const done = await runImportHost(wsDir, 'kill', [root]);
   assert.equal(done.code, 0, done.stderr);
-  const summary = jsonResult<ImportSummary>(done);
+  const summary = JSON.parse(done.stdout) as ImportSummary;
   assert.equal(summary.imported, FILES);
   assert.equal(summary.skippedTotal, 0);
   const state = checkWorkspace(wsDir);
