@@ -75,7 +75,10 @@ export function readEmbedding(files: { matrix: string; index: string }): StoredE
 }
 
 /** The labelled rows of the given splits as a feature set (rows keep their order). */
-export function splitFeatures(e: StoredEmbedding, splits: Split[]): LabelledFeatures & { rows: number[] } {
+export function splitFeatures(
+  e: StoredEmbedding,
+  splits: Split[],
+): LabelledFeatures & { rows: number[] } {
   const { index, x } = e;
   const rows: number[] = [];
   for (let i = 0; i < index.count; i++) if (splits.includes(index.splits[i]!)) rows.push(i);

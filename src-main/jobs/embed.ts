@@ -24,7 +24,7 @@ import { getRun, listCheckpoints, type CheckpointRow } from '../catalog/runs.ts'
 import { getVersion } from '../catalog/versions.ts';
 import type { Workspace } from '../catalog/workspace.ts';
 import { buildTensorCache } from '../datasets/tensor-cache.ts';
-import type { EmbedJobInput, EmbedJobResult, EmbedProgress } from './embed-job.ts';
+import type { EmbedJobInput, EmbedJobResult } from './embed-job.ts';
 import { embeddingFiles, readEmbedding, type StoredEmbedding } from './embed-store.ts';
 import { startJob } from './runner.ts';
 
@@ -85,12 +85,18 @@ export function runCheckpoint(
 ): { config: RunConfig; checkpoint: CheckpointRow; versionId: number } {
   const run = getRun(ws.db, runId);
   if (run === undefined) {
-    throw expected('run_not_found', `There is no run ${runId}. List runs with \`lejepa-studio runs\`.`);
+    throw expected(
+      'run_not_found',
+      `There is no run ${runId}. List runs with \`lejepa-studio runs\`.`,
+    );
   }
   const checkpoints = listCheckpoints(ws.db, runId).filter((c) => existsSync(c.path));
   const checkpoint =
     step === undefined
-      ? checkpoints.reduce<CheckpointRow | undefined>((a, c) => (a && a.step > c.step ? a : c), undefined)
+      ? checkpoints.reduce<CheckpointRow | undefined>(
+          (a, c) => (a && a.step > c.step ? a : c),
+          undefined,
+        )
       : checkpoints.find((c) => c.step === step);
   if (checkpoint === undefined) {
     const have = checkpoints.map((c) => c.step).join(', ') || 'none';
@@ -190,7 +196,10 @@ export async function embedDataset(
 export function loadEmbedding(ws: Workspace, id: number): { row: EmbeddingRow } & StoredEmbedding {
   const row = getEmbedding(ws.db, id);
   if (row === undefined) {
-    throw expected('embedding_not_found', `There is no embedding ${id}. List them with \`lejepa-studio embeddings\`.`);
+    throw expected(
+      'embedding_not_found',
+      `There is no embedding ${id}. List them with \`lejepa-studio embeddings\`.`,
+    );
   }
   if (row.status !== 'ready') {
     throw expected(
