@@ -62,6 +62,9 @@ let requestedThreads: number | undefined;
 export async function initBackend(options: BackendOptions = {}): Promise<BackendInfo> {
   const skipped: { name: BackendName; reason: string }[] = [];
   requestedThreads = options.threads;
+  // Production mode: no debug assertions, and no console banners from tfjs (the studio says
+  // which backend it uses in its own log line).
+  tf.enableProdMode();
   const candidates = options.prefer ? [options.prefer] : BACKEND_ORDER;
   if (options.prefer && !BACKEND_ORDER.includes(options.prefer)) {
     throw new RangeError(
