@@ -1,3 +1,268 @@
-import type { CliCommand } from './command.ts';
+/**
+ * Evaluation from a terminal: `embed`, `embeddings`, `evaluate` (kNN + linear
+ * probe), `isotropy`, `rank`, `project`, `neighbours` and `export`. Each calls
+ * the api; progress of job processes is drawn on stderr.
+ */
+import { expected } from '../api/errors.ts';
+import type { EmbeddingRow } from '../catalog/embeddings.ts';
+import type { EvaluationRow, ProjectionRow } from '../catalog/evaluation.ts';
+import type { IsotropyReport } from '../engine/eval/isotropy.ts';
+import { numberOption, type OptionSpecs, type ParsedArgs } from './args.ts';
+import type { CliCommand, CliContext } from './command.ts';
 
-export const evaluationCommands: CliCommand[] = [];
+const EMBED_OPTIONS: OptionSpecs = {
+  run: { type: 'string', help: 'run id' },
+  checkpoint: { type: 'string', help: 'checkpoint step (default: the newest)' },
+  version: { type: 'string', help: 'dataset version to embed (default: the run’s)' },
+  head: { type: 'string', help: 'backbone (default) or projector' },
+  batch: { type: 'string', help: 'images per forward pass (default 256)' },
+  backend: { type: 'string', help: 'auto, wasm, cpu, webgpu, tensorflow, tensorflow-gpu' },
+  embedding: { type: 'string', help: 'an existing embedding id instead of --run' },
+};
+
+/** Prints `job.progress` events as one updating line (or a line per ~10 % off a terminal). */
+export function showProgress(ctx: CliContext, label: string): void {
+  const tty = process.stderr.isTTY === true;
+  let lastTenth = -1;
+  ctx.onEvent((e) => {
+    if (e.type !== 'job.progress' || e.total === null || e.total === 0) return;
+    const frac = e.done / e.total;
+    const text = `${label}${e.message ? ` (${e.message})` : ''}: ${(frac * 100).toFixed(0)}%`;
+    if (tty) process.stderr.write(`\r${text}   ${frac >= 1 ? '\n' : ''}`);
+    else if (Math.floor(frac * 10) > lastTenth) {
+      lastTenth = Math.floor(frac * 10);
+      ctx.say(text);
+    }
+  });
+}
+
+const int = (args: ParsedArgs, name: string) => {
+  const v = numberOption(args, name);
+  if (v !== undefined && !Number.isInteger(v)) {
+    throw expected('invalid_option', `--${name} must be a whole number.`);
+  }
+  return v;
+};
+
+/** The embedding named by --embedding, or the one of --run (computed when missing). */
+async function resolveEmbedding(ctx: CliContext, args: ParsedArgs): Promise<EmbeddingRow> {
+  const id = int(args, 'embedding');
+  if (id !== undefined) {
+    const shown = await ctx.call<{ embedding: EmbeddingRow }>('embedding.show', { id });
+    return shown.embedding;
+  }
+  const runId = int(args, 'run');
+  if (runId === undefined) {
+    throw expected('invalid_option', 'Give --embedding ID, or --run ID to embed a run first.');
+  }
+  showProgress(ctx, `embedding with run ${runId}`);
+  const input: Record<string, unknown> = { runId };
+  const step = int(args, 'checkpoint');
+  const version = int(args, 'version');
+  const batch = int(args, 'batch');
+  if (step !== undefined) input.step = step;
+  if (version !== undefined) input.versionId = version;
+  if (batch !== undefined) input.batch = batch;
+  if (typeof args.options.head === 'string') input.head = args.options.head;
+  if (typeof args.options.backend === 'string') input.backend = args.options.backend;
+  return ctx.call<EmbeddingRow>('embedding.create', input);
+}
+
+const describeEmbedding = (e: EmbeddingRow) =>
+  `embedding ${e.id}: ${e.count} × ${e.dim} (${e.head}) of version ${e.versionId}, run ${e.runId} step ${e.checkpointStep}`;
+
+const pct = (v: number | null | undefined) => (v == null ? '–' : `${(v * 100).toFixed(2)} %`);
+
+export const evaluationCommands: CliCommand[] = [
+  {
+    name: 'embed',
+    usage: 'embed --run ID [--checkpoint STEP] [--version ID] [--head backbone|projector]',
+    summary: 'Embed a dataset version with a run’s checkpoint (stored; reused when repeated).',
+    options: EMBED_OPTIONS,
+    async run(ctx, args) {
+      const e = await resolveEmbedding(ctx, args);
+      const reused = (e as { reused?: boolean }).reused ? ' (stored, reused)' : '';
+      return { result: e, text: describeEmbedding(e) + reused };
+    },
+  },
+  {
+    name: 'embeddings',
+    usage: 'embeddings [--run ID]',
+    summary: 'List stored embeddings.',
+    options: { run: { type: 'string', help: 'only this run' } },
+    async run(ctx, args) {
+      const runId = int(args, 'run');
+      const rows = await ctx.call<EmbeddingRow[]>(
+        'embedding.list',
+        runId === undefined ? {} : { runId },
+      );
+      const text = rows.map((e) => `${describeEmbedding(e)}  ${e.status}`).join('\n');
+      return { result: rows, text: rows.length === 0 ? 'no embeddings yet' : text };
+    },
+  },
+  {
+    name: 'evaluate',
+    usage:
+      'evaluate (--embedding ID | --run ID [--checkpoint STEP]) [--k N] [--metric M] [--split S]',
+    summary: 'kNN accuracy and linear-probe accuracy (train split fitted, val or test reported).',
+    options: {
+      ...EMBED_OPTIONS,
+      k: { type: 'string', help: 'neighbours for kNN (default 20)' },
+      metric: { type: 'string', help: 'cosine (default) or euclidean' },
+      split: { type: 'string', help: 'val or test (default: test when present)' },
+      l2: { type: 'string', help: 'probe weight penalty (default 1e-4)' },
+      force: { type: 'boolean', help: 'compute again even when stored' },
+    },
+    async run(ctx, args) {
+      const e = await resolveEmbedding(ctx, args);
+      const common: Record<string, unknown> = {
+        embeddingId: e.id,
+        force: args.options.force === true,
+      };
+      if (typeof args.options.split === 'string') common.split = args.options.split;
+      if (typeof args.options.backend === 'string') common.backend = args.options.backend;
+      showProgress(ctx, 'kNN');
+      const knnIn = { ...common } as Record<string, unknown>;
+      if (int(args, 'k') !== undefined) knnIn.k = int(args, 'k');
+      if (typeof args.options.metric === 'string') knnIn.metric = args.options.metric;
+      const knn = await ctx.call<EvaluationRow>('eval.knn', knnIn);
+      const probeIn = { ...common } as Record<string, unknown>;
+      if (numberOption(args, 'l2') !== undefined) probeIn.l2 = numberOption(args, 'l2');
+      const probe = await ctx.call<EvaluationRow>('eval.probe', probeIn);
+      const p = probe.result as { trainAccuracy: number; iterations: number; converged: boolean };
+      const k = knn.params as { k: number; metric: string; split: string };
+      const text = [
+        describeEmbedding(e),
+        `kNN (k ${k.k}, ${k.metric}) on ${k.split}: ${pct(knn.score)}`,
+        `linear probe on ${k.split}: ${pct(probe.score)} (train ${pct(p.trainAccuracy)}, ${p.iterations} L-BFGS iterations${p.converged ? '' : ', not converged'})`,
+      ].join('\n');
+      return { result: { embedding: e, knn, probe }, text };
+    },
+  },
+  {
+    name: 'isotropy',
+    usage: 'isotropy (--embedding ID | --run ID [--checkpoint STEP]) [--slices N]',
+    summary: 'How close the embedding is to an isotropic Gaussian, with a verdict.',
+    options: {
+      ...EMBED_OPTIONS,
+      slices: { type: 'string', help: 'random directions (default 256)' },
+      seed: { type: 'string', help: 'seed of the directions (default 0)' },
+    },
+    async run(ctx, args) {
+      const e = await resolveEmbedding(ctx, args);
+      const input: Record<string, unknown> = { embeddingId: e.id };
+      if (int(args, 'slices') !== undefined) input.slices = int(args, 'slices');
+      if (int(args, 'seed') !== undefined) input.seed = int(args, 'seed');
+      const row = await ctx.call<EvaluationRow>('eval.isotropy', input);
+      const r = row.result as IsotropyReport;
+      const top = r.eigenvalues.slice(0, 5).map((v) => v.toPrecision(3));
+      const text = [
+        describeEmbedding(e),
+        `verdict: ${r.verdict.toUpperCase()}`,
+        ...r.reasons.map((s) => `  ${s}`),
+        `mean norm ${r.meanNorm.toPrecision(3)}; std per dimension ${Math.min(...r.std).toPrecision(3)}–${Math.max(...r.std).toPrecision(3)}`,
+        `effective rank ${r.effectiveRank.toFixed(1)} of ${r.d}; top eigenvalues ${top.join(', ')}; top share ${(r.topEigenShare * 100).toFixed(1)} %`,
+        `near-dead dimensions ${r.deadDimensions} (${(r.deadShare * 100).toFixed(1)} %)`,
+        `Epps–Pulley per slice: median ${r.epps.median.toFixed(3)}, mean ${r.epps.mean.toFixed(3)} over ${r.epps.slices} slices of ${r.epps.sampleRows} rows; Gaussian data standardised alike ${r.epps.gaussianReference.toFixed(3)} (textbook N(0,1) value ${r.epps.expectedGaussian.toFixed(3)})`,
+      ].join('\n');
+      return { result: row, text };
+    },
+  },
+  {
+    name: 'rank',
+    usage: 'rank',
+    summary: 'Rank runs without labels by final loss / λ^0.4; agreement with probe accuracy.',
+    async run(ctx) {
+      type Ranked = {
+        runs: {
+          runId: number;
+          name: string;
+          loss: number;
+          lambda: number;
+          scaledLoss: number;
+          rank: number;
+          probeAccuracy: number | null;
+          knnAccuracy: number | null;
+        }[];
+        agreement: { runsWithAccuracy: number; spearmanLoss: number; spearmanScaledLoss: number };
+      };
+      const r = await ctx.call<Ranked>('eval.rank', {});
+      const lines = r.runs.map(
+        (x) =>
+          `${String(x.rank).padStart(3)}. run ${x.runId}  loss ${x.loss.toFixed(4)}  λ ${x.lambda}  loss/λ^0.4 ${x.scaledLoss.toFixed(4)}  probe ${pct(x.probeAccuracy)}  kNN ${pct(x.knnAccuracy)}  ${x.name}`,
+      );
+      const a = r.agreement;
+      lines.push(
+        a.runsWithAccuracy < 2
+          ? `agreement with accuracy: needs at least 2 evaluated runs (have ${a.runsWithAccuracy})`
+          : `Spearman ρ with accuracy over ${a.runsWithAccuracy} runs: loss ${a.spearmanLoss.toFixed(3)}, loss/λ^0.4 ${a.spearmanScaledLoss.toFixed(3)} (−1 = lower loss always meant higher accuracy)`,
+      );
+      return {
+        result: r,
+        text: r.runs.length === 0 ? 'no runs with metrics yet' : lines.join('\n'),
+      };
+    },
+  },
+  {
+    name: 'project',
+    usage: 'project --embedding ID --method pca|umap|kmeans [--components 2|3] [--k N] [--seed N]',
+    summary: 'PCA, UMAP or k-means clusters of an embedding (stored in the workspace).',
+    options: {
+      embedding: { type: 'string', help: 'embedding id' },
+      method: { type: 'string', help: 'pca, umap or kmeans' },
+      components: { type: 'string', help: '2 or 3 (default 2)' },
+      neighbours: { type: 'string', help: 'UMAP neighbours (default 15)' },
+      k: { type: 'string', help: 'k-means clusters (default 10)' },
+      seed: { type: 'string', help: 'seed (default 0)' },
+      backend: { type: 'string', help: 'backend for the neighbour graph' },
+    },
+    async run(ctx, args) {
+      const input: Record<string, unknown> = {
+        embeddingId: int(args, 'embedding'),
+        method: args.options.method ?? 'pca',
+      };
+      for (const name of ['components', 'neighbours', 'k', 'seed']) {
+        if (int(args, name) !== undefined) input[name] = int(args, name);
+      }
+      if (typeof args.options.backend === 'string') input.backend = args.options.backend;
+      showProgress(ctx, String(input.method));
+      const p = await ctx.call<ProjectionRow & { info?: unknown }>('projection.create', input);
+      return {
+        result: p,
+        text: `projection ${p.id} (${p.method}) of embedding ${p.embeddingId}: ${p.path} in ${p.seconds?.toFixed(2)} s`,
+      };
+    },
+  },
+  {
+    name: 'neighbours',
+    usage: 'neighbours --embedding ID (--item ID | --row N) [--k N] [--metric cosine|euclidean]',
+    summary: 'Nearest neighbours of an item in an embedding.',
+    options: {
+      embedding: { type: 'string', help: 'embedding id' },
+      item: { type: 'string', help: 'item id' },
+      row: { type: 'string', help: 'row of the embedding' },
+      k: { type: 'string', help: 'how many (default 10)' },
+      metric: { type: 'string', help: 'cosine (default) or euclidean' },
+    },
+    async run(ctx, args) {
+      const input: Record<string, unknown> = { embeddingId: int(args, 'embedding') };
+      if (int(args, 'item') !== undefined) input.itemId = int(args, 'item');
+      if (int(args, 'row') !== undefined) input.row = int(args, 'row');
+      if (int(args, 'k') !== undefined) input.k = int(args, 'k');
+      if (typeof args.options.metric === 'string') input.metric = args.options.metric;
+      type Hits = {
+        query: { row: number; itemId: number };
+        ms: number;
+        index: string;
+        hits: { row: number; itemId: number; label: string | null; split: string; score: number }[];
+      };
+      const r = await ctx.call<Hits>('embedding.neighbours', input);
+      const lines = r.hits.map(
+        (h, i) =>
+          `${String(i + 1).padStart(3)}. item ${h.itemId} (row ${h.row}, ${h.split}, ${h.label ?? 'no label'})  ${h.score.toFixed(4)}`,
+      );
+      lines.unshift(`neighbours of item ${r.query.itemId} (${r.index}, ${r.ms.toFixed(1)} ms):`);
+      return { result: r, text: lines.join('\n') };
+    },
+  },
+];

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +49,10 @@ before(async () => {
   runId = run.id;
 });
 
-after(() => ws.close());
+let closed = false;
+after(() => {
+  if (!closed) ws.close();
+});
 
 test('embedding a version stores a float32 matrix with its index and lineage, then reuses it', async () => {
   const first = await call<EmbeddingRow & { reused: boolean }>('embedding.create', {
@@ -176,4 +180,28 @@ test('PCA, k-means and UMAP projections are stored; neighbours of an item come b
   assert.equal(nn.hits.length, 5);
   assert.ok(nn.hits.every((h) => h.row !== 0));
   for (let i = 1; i < 5; i++) assert.ok(nn.hits[i - 1]!.score >= nn.hits[i]!.score);
+});
+
+test('the CLI evaluates and diagnoses a stored embedding', () => {
+  const e = ws.db.prepare("SELECT id FROM embeddings WHERE head = 'backbone'").get() as {
+    id: number;
+  };
+  ws.close();
+  closed = true;
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ['bin/lejepa-studio.mjs', ...args, '--workspace', ws.root], {
+      encoding: 'utf8',
+    });
+  const evaluated = cli('evaluate', '--embedding', String(e.id), '--k', '5');
+  assert.equal(evaluated.status, 0, evaluated.stderr);
+  assert.match(evaluated.stdout + evaluated.stderr, /kNN \(k 5, cosine\) on test: \d+\.\d\d %/);
+  assert.match(evaluated.stdout + evaluated.stderr, /linear probe on test: \d+\.\d\d %/);
+  const iso = cli('isotropy', '--embedding', String(e.id), '--slices', '16', '--json');
+  assert.equal(iso.status, 0, iso.stderr);
+  const reply = JSON.parse(iso.stdout) as { ok: boolean; result: { kind: string } };
+  assert.equal(reply.ok, true);
+  assert.equal(reply.result.kind, 'isotropy');
+  const bad = cli('neighbours', '--embedding', String(e.id), '--row', '999');
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /not in embedding/);
 });
