@@ -23,7 +23,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'scan-progress'; found: number }
-  | { type: 'scanned'; results: ScanResult[] }
+  | { type: 'scanned'; results: ScanResult[]; cpuSeconds: number }
   | { type: 'decoded'; results: DecodeResult[] }
-  | { type: 'decode-done' }
+  /** `cpuSeconds`: the child's CPU time so far (user + system, all threads). */
+  | { type: 'decode-done'; cpuSeconds: number }
   | { type: 'error'; error: ErrorData };

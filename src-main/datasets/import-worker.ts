@@ -49,7 +49,8 @@ async function decodeAll(
   };
   await Promise.all(Array.from({ length: Math.max(1, concurrency) }, lane));
   await flush();
-  await send({ type: 'decode-done' });
+  const cpu = process.cpuUsage();
+  await send({ type: 'decode-done', cpuSeconds: (cpu.user + cpu.system) / 1e6 });
 }
 
 async function handle(message: ToWorker): Promise<void> {
@@ -58,7 +59,8 @@ async function handle(message: ToWorker): Promise<void> {
       const results = message.roots.map((root) =>
         scanFolder(root, (found) => void send({ type: 'scan-progress', found })),
       );
-      await send({ type: 'scanned', results });
+      const cpu = process.cpuUsage();
+      await send({ type: 'scanned', results, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
     } else {
       await decodeAll(message.jobs, message.options, message.concurrency);
     }

@@ -93,6 +93,8 @@ export interface ImportSummary {
   missing: number;
   csvUnmatched: number;
   seconds: number;
+  /** CPU time of this process and of the import child during the import (all threads). */
+  cpuSeconds: number;
 }
 
 function checkFolder(path: string): string {
@@ -166,6 +168,7 @@ export async function runImport(
   signal: AbortSignal,
 ): Promise<ImportSummary> {
   const started = performance.now();
+  const cpuStart = process.cpuUsage();
   const roots = options.paths.map(checkFolder);
   if (roots.length === 0) throw expected('no_folder', 'Give at least one folder to import.');
   let csv: CsvLabels | undefined;
@@ -195,9 +198,12 @@ export async function runImport(
 
     // Phase 1: scan every root in the child.
     progress('scan', 0, null, 0, 0);
+    let childCpu = 0;
     const scans = await link.run({ type: 'scan', roots }, (m) => {
       if (m.type === 'scan-progress') progress('scan', m.found, null, 0, 0);
-      return m.type === 'scanned' ? m.results : undefined;
+      if (m.type !== 'scanned') return undefined;
+      childCpu = m.cpuSeconds;
+      return m.results;
     });
 
     // Phase 2: decide, file by file, what needs decoding; write scan-time problems.
@@ -290,7 +296,10 @@ export async function runImport(
           concurrency: options.concurrency ?? 6,
         },
         (m) => {
-          if (m.type === 'decode-done') return true;
+          if (m.type === 'decode-done') {
+            childCpu = m.cpuSeconds;
+            return true;
+          }
           if (m.type !== 'decoded') return undefined;
           const batch: FileOutcomeRecord[] = m.results.map((res) => {
             const file = pending.get(res.key)!;
@@ -345,6 +354,10 @@ export async function runImport(
       missing,
       csvUnmatched,
       seconds: (performance.now() - started) / 1000,
+      cpuSeconds: (() => {
+        const cpu = process.cpuUsage(cpuStart);
+        return (cpu.user + cpu.system) / 1e6 + childCpu;
+      })(),
     };
     finishImport(db, importId, 'done', summary);
     touchDataset(db, dataset.id);

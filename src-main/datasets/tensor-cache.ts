@@ -50,6 +50,8 @@ export interface TensorCacheInfo {
   reused: boolean;
   bytes: number;
   seconds: number;
+  /** CPU time of this process while building (all threads; 0 when reused). */
+  cpuSeconds: number;
 }
 
 export interface TensorCacheOptions {
@@ -192,6 +194,7 @@ export async function buildTensorCache(
   signal?: AbortSignal,
 ): Promise<TensorCacheInfo> {
   const started = performance.now();
+  const cpuStart = process.cpuUsage();
   if (!Number.isInteger(opts.size) || opts.size < 8 || opts.size > 1024) {
     throw expected(
       'invalid_size',
@@ -213,6 +216,7 @@ export async function buildTensorCache(
       reused: true,
       bytes: statSync(path).size,
       seconds: (performance.now() - started) / 1000,
+      cpuSeconds: 0,
     };
   }
 
@@ -232,7 +236,7 @@ export async function buildTensorCache(
       }
     }
   };
-  await Promise.all(Array.from({ length: opts.concurrency ?? 12 }, lane));
+  await Promise.all(Array.from({ length: opts.concurrency ?? 16 }, lane));
 
   const classIndex = new Map(version.classes.map((c, i) => [c, i]));
   const meta: TensorCacheMeta = {
@@ -259,5 +263,9 @@ export async function buildTensorCache(
     reused: false,
     bytes: out.length,
     seconds: (performance.now() - started) / 1000,
+    cpuSeconds: (() => {
+      const cpu = process.cpuUsage(cpuStart);
+      return (cpu.user + cpu.system) / 1e6;
+    })(),
   };
 }
