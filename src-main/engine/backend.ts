@@ -99,7 +99,7 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   }
 
   await activate(chosen);
-  const threads = threadsOf(chosen, options.threads);
+  const threads = await threadsOf(chosen, options.threads);
   for (const name of BACKEND_ORDER.slice(BACKEND_ORDER.indexOf(chosen) + 1)) {
     if (!options.prefer) skipped.push({ name, reason: `lower in the order than ${chosen}` });
   }
@@ -274,13 +274,18 @@ async function webgpuBeatsWasm(): Promise<string | null> {
     : `measured slower than wasm (${gpuMs.toFixed(0)} vs ${wasmMs.toFixed(0)} ms on a probe step)`;
 }
 
-function threadsOf(name: BackendName, requested?: number): number {
+async function threadsOf(name: BackendName, requested?: number): Promise<number> {
   if (name === 'tensorflow' || name === 'tensorflow-gpu') {
-    const cores = (globalThis.navigator as { hardwareConcurrency?: number } | undefined)
-      ?.hardwareConcurrency;
-    return requested ?? cores ?? 1;
+    const nav = globalThis.navigator as { hardwareConcurrency?: number } | undefined;
+    return requested ?? nav?.hardwareConcurrency ?? 1;
   }
-  // WASM threads are disabled by tfjs 4.22 under Node; webgpu and cpu drive one JS thread.
+  if (name === 'wasm') {
+    // tfjs 4.22 runs WASM single-threaded under Node unless its threaded build was started
+    // before the backend (the job runner can do that); the backend knows what it got.
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    return Math.max(1, wasm.getThreadsCount());
+  }
+  // webgpu and cpu drive one JavaScript thread.
   return 1;
 }
 

@@ -180,13 +180,70 @@ export function conv2dInputGrad(
       );
       return window(grid, info.padInfo.top, info.padInfo.left, h, w);
     }
-    const spread = dilateByStride(dy, sh, sw);
-    const front = fh - 1 - info.padInfo.top;
-    const left = fw - 1 - info.padInfo.left;
-    const padded = window(spread, front, left, h + fh - 1, w + fw - 1);
-    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-    return tf.conv2d(padded, flipped, 1, 'valid');
+    if (sh === 1 && sw === 1) {
+      const padded = window(
+        dy,
+        fh - 1 - info.padInfo.top,
+        fw - 1 - info.padInfo.left,
+        h + fh - 1,
+        w + fw - 1,
+      );
+      return tf.conv2d(padded, flipFilter(filter), 1, 'valid');
+    }
+    return stridedInputGrad(dy, filter, inputShape, info.padInfo.top, info.padInfo.left, sh, sw);
   });
+}
+
+/** The filter reversed in both spatial axes with its in/out channels swapped: [fh, fw, O, C]. */
+function flipFilter(filter: tf.Tensor4D): tf.Tensor4D {
+  return tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]);
+}
+
+/**
+ * The input gradient of a strided convolution by phases, so that no multiplication by an
+ * inserted zero is made: input rows h with (h + top) mod s = r only receive filter taps
+ * a = r, r + s, …, so each phase (r, q) is a stride-1 convolution of dy with that sub-filter
+ * (flipped); the s·s results are interleaved back onto the grid. Cost: that of the forward
+ * convolution, against s² times as much for the zero-inserted form.
+ */
+function stridedInputGrad(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  inputShape: [number, number, number, number],
+  top: number,
+  left: number,
+  sh: number,
+  sw: number,
+): tf.Tensor4D {
+  const [n, h, w, c] = inputShape;
+  const [fh, fw] = filter.shape;
+  const rows = Math.ceil((h + top) / sh); // phase outputs per axis: grid index s·m + r
+  const cols = Math.ceil((w + left) / sw);
+  const rowPhases: tf.Tensor4D[] = [];
+  for (let r = 0; r < sh; r++) {
+    const colPhases: tf.Tensor4D[] = [];
+    for (let q = 0; q < sw; q++) {
+      const tapsH = Math.max(0, Math.ceil((fh - r) / sh));
+      const tapsW = Math.max(0, Math.ceil((fw - q) / sw));
+      if (tapsH === 0 || tapsW === 0) {
+        colPhases.push(tf.zeros([n, rows, cols, c]));
+        continue;
+      }
+      const sub = tf.stridedSlice(filter, [r, q, 0, 0], filter.shape, [
+        sh,
+        sw,
+        1,
+        1,
+      ]) as tf.Tensor4D;
+      const padded = window(dy, tapsH - 1, tapsW - 1, rows + tapsH - 1, cols + tapsW - 1);
+      colPhases.push(tf.conv2d(padded, flipFilter(sub), 1, 'valid'));
+    }
+    // [N, rows, cols, sw, C] → [N, rows, cols·sw, C]: column index s·m + q.
+    rowPhases.push(tf.reshape(tf.stack(colPhases, 3), [n, rows, cols * sw, c]));
+  }
+  // [N, rows, sh, cols·sw, C] → [N, rows·sh, cols·sw, C]: row index s·m + r = h + top.
+  const grid = tf.reshape(tf.stack(rowPhases, 2), [n, rows * sh, cols * sw, c]) as tf.Tensor4D;
+  return tf.slice(grid, [0, top, left, 0], [n, h, w, c]);
 }
 
 /**
