@@ -16,5 +16,12 @@ export default defineConfig({
     assetsInlineLimit: 0,
     modulePreload: { polyfill: false },
     chunkSizeWarningLimit: 1024,
+    rollupOptions: {
+      // The app, and a page that measures the embedding scatter (scripts/bench-scatter).
+      input: {
+        main: fileURLToPath(new URL('./src-renderer/index.html', import.meta.url)),
+        scatter: fileURLToPath(new URL('./src-renderer/bench/scatter.html', import.meta.url)),
+      },
+    },
   },
 });
