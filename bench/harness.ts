@@ -11,7 +11,8 @@
  * round: the machines this runs on are shared, so absolute times drift while ratios hold.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 
@@ -172,6 +173,15 @@ export class Harness {
     const v = verdict(f);
     process.stderr.write(`  ${name}: ${fmt(s.median)} ${unit}${spread}${v ? `  [${v}]` : ''}\n`);
     return f;
+  }
+
+  /** A module's report from earlier in the same run (the runner passes their folder). */
+  previous(module: string): ModuleReport | null {
+    const dir = process.env.BENCH_REPORTS_DIR;
+    const file = dir ? join(dir, `${module}.json`) : '';
+    return file && existsSync(file)
+      ? (JSON.parse(readFileSync(file, 'utf8')) as ModuleReport)
+      : null;
   }
 
   skip(name: string, reason: string): void {

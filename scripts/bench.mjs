@@ -48,11 +48,17 @@ function versions() {
     const file = join(root, 'node_modules', pkg, 'package.json');
     if (existsSync(file)) out[pkg] = JSON.parse(readFileSync(file, 'utf8')).version;
   }
-  const torch = spawnSync('python3', ['-c', 'import torch; print(torch.__version__)'], {
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  out.torch = torch.status === 0 ? torch.stdout.trim() : null;
+  out.torch = null;
+  for (const python of ['python3', '/usr/bin/python3']) {
+    const torch = spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    if (torch.status === 0) {
+      out.torch = torch.stdout.trim();
+      break;
+    }
+  }
   const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' });
   out.commit = git.status === 0 ? git.stdout.trim() : null;
   return out;
@@ -111,7 +117,11 @@ for (const name of modules()) {
       join(root, 'bench', `${name}.ts`),
       out,
     ].concat(quick ? ['--quick'] : []),
-    { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
+    {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, BENCH_REPORTS_DIR: tmp },
+    },
   );
   if (existsSync(out)) reports.push(JSON.parse(readFileSync(out, 'utf8')));
   else

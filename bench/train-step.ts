@@ -1,0 +1,178 @@
+/**
+ * Training-step and inference throughput of the reference models, TF.js against PyTorch on the
+ * same machine, interleaved round by round (see harness.ts).
+ *
+ * Training step: forward + backward + AdamW on batch 128 × 2 views of 32×32 RGB (every view
+ * counts as an image), resnet-small with its 256→512→BN→ReLU→128 projector and the LeJEPA
+ * loss, then the same for ViT-tiny. Inference: the encoder alone in eval mode on 256 images.
+ * Each TF.js side is a worker process on one backend and WASM thread count; the PyTorch side
+ * (bench/pytorch/train_step.py) runs with the same thread count.
+ */
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+
+import type { BenchOptions, Harness, LineWorker, Stats } from './harness.ts';
+import { stats } from './harness.ts';
+
+const WORKER = new URL('./train-step-worker.ts', import.meta.url).pathname;
+const TORCH = new URL('./pytorch/train_step.py', import.meta.url).pathname;
+const BATCH = 128;
+const VIEWS = 2;
+const IMAGES = BATCH * VIEWS;
+
+/** The first python on this machine that imports torch, or null. */
+export function torchPython(): string | null {
+  for (const candidate of ['python3', '/usr/bin/python3']) {
+    const r = spawnSync(candidate, ['-c', 'import torch'], { timeout: 60_000 });
+    if (r.status === 0) return candidate;
+  }
+  return null;
+}
+
+/** ms per call → images per second. */
+function throughput(ms: Stats, images: number): Stats {
+  return stats(ms.samples.map((m) => (images * 1000) / m));
+}
+
+interface Side {
+  label: string;
+  worker: LineWorker;
+  torch: boolean;
+  threads: number;
+}
+
+export async function run(h: Harness, opts: BenchOptions): Promise<void> {
+  const cores = os.cpus().length;
+  const threadCounts = opts.quick ? [Math.min(2, cores)] : [...new Set([1, Math.min(2, cores)])];
+  const python = torchPython();
+  if (!python) h.skip('pytorch anchor', 'no python3 with torch here (Debian: python3-torch)');
+
+  const sides: Side[] = [];
+  for (const t of threadCounts) {
+    const label = `tfjs-wasm-${t}t`;
+    sides.push({
+      label,
+      torch: false,
+      threads: t,
+      worker: h.worker(label, process.execPath, ['--import', 'tsx', WORKER, 'wasm', String(t)]),
+    });
+    if (python) {
+      const tl = `torch-${t}t`;
+      sides.push({
+        label: tl,
+        torch: true,
+        threads: t,
+        worker: h.worker(tl, python, [TORCH, String(t)]),
+      });
+    }
+  }
+  h.skip(
+    'train cpu backend',
+    'pure-JS CPU backend: naive convolution gradients, about 0.09 images/s here (one step ≈ 45 min); not timed',
+  );
+  h.skip(
+    'train webgpu',
+    'no GPU here: Dawn runs on a software rasteriser (≈1.6 images/s); see docs/performance.md',
+  );
+
+  const models = opts.quick ? ['resnet-small'] : ['resnet-small', 'vit-tiny'];
+  for (const model of models) {
+    const active =
+      model === 'vit-tiny' ? sides.filter((s) => s.threads === Math.max(...threadCounts)) : sides;
+    const inits = new Map<string, Record<string, unknown>>();
+    for (const s of active)
+      inits.set(s.label, await s.worker.call({ op: 'init', model, batch: BATCH, views: VIEWS }));
+    const first = inits.get(active[0]!.label)!;
+    h.note(`${model}: ${String(first.params)} parameters; ${String(first.line)}`);
+    for (const s of active) {
+      const i = inits.get(s.label)!;
+      if (!s.torch && i.threadsNote) h.note(`${s.label}: ${String(i.threadsNote)}`);
+    }
+
+    const timing = opts.quick
+      ? { warmup: 1, reps: 2 }
+      : { warmup: 1, reps: model === 'vit-tiny' ? 3 : 4 };
+    const train = await h.interleave(
+      Object.fromEntries(
+        active.map((s) => [
+          s.label,
+          async () => (await s.worker.call<{ ms: number }>({ op: 'step' })).ms,
+        ]),
+      ),
+      timing,
+    );
+    report(h, `train ${model}`, active, train, IMAGES, 0.8, { model, batch: BATCH, views: VIEWS });
+
+    const embed = await h.interleave(
+      Object.fromEntries(
+        active.map((s) => [
+          s.label,
+          async () => (await s.worker.call<{ ms: number }>({ op: 'embed', n: IMAGES })).ms,
+        ]),
+      ),
+      opts.quick ? { warmup: 1, reps: 3 } : { warmup: 1, reps: 5 },
+    );
+    report(h, `embed ${model}`, active, embed, IMAGES, 1.0, { model, batch: IMAGES });
+  }
+
+  if (!opts.quick) {
+    const best = sides.filter((s) => !s.torch).at(-1)!;
+    await best.worker.call({ op: 'init', model: 'resnet-small', batch: BATCH, views: VIEWS });
+    const p = await best.worker.call<{
+      top: { name: string; ms: number; calls: number }[];
+      peakMB: number;
+      kernels: number;
+    }>({ op: 'profile' });
+    const total = p.top.reduce((a, k) => a + k.ms, 0);
+    h.note(
+      `profile of one resnet-small step on ${best.label}: ${p.kernels} kernel calls, tensor peak ${p.peakMB.toFixed(0)} MB; ` +
+        p.top.map((k) => `${k.name} ${k.ms.toFixed(0)} ms/${k.calls}`).join(', ') +
+        ` (nested kernels also count in their parent; sum of listed ${total.toFixed(0)} ms)`,
+    );
+  }
+}
+
+/** Figures of one interleaved comparison: images/s per side, then ratios against PyTorch. */
+function report(
+  h: Harness,
+  what: string,
+  sides: Side[],
+  result: Awaited<ReturnType<Harness['interleave']>>,
+  images: number,
+  targetRatio: number,
+  params: Record<string, unknown>,
+): void {
+  for (const s of sides) {
+    h.figure(`${what} ${s.label}`, throughput(result.sides[s.label]!, images), 'images/s', {
+      ...params,
+      backend: s.torch ? 'pytorch' : 'wasm',
+      threads: s.threads,
+    });
+  }
+  for (const s of sides.filter((x) => !x.torch)) {
+    const torch = sides.find((x) => x.torch && x.threads === s.threads);
+    if (torch) {
+      // ms(torch)/ms(tfjs) = images/s(tfjs)/images/s(torch), round by round.
+      h.figure(
+        `${what} ratio ${s.label}/${torch.label}`,
+        result.ratio(torch.label, s.label),
+        '×',
+        params,
+        {
+          target: { op: '>=', value: targetRatio, label: `${targetRatio} × PyTorch, same threads` },
+        },
+      );
+    }
+  }
+  const wasm = sides.filter((x) => !x.torch);
+  if (wasm.length > 1) {
+    const one = wasm[0]!;
+    const many = wasm.at(-1)!;
+    h.figure(
+      `${what} speed-up ${many.label}/${one.label}`,
+      result.ratio(one.label, many.label),
+      '×',
+      params,
+    );
+  }
+}
