@@ -7,13 +7,31 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+export interface AtomicWriteOptions {
+  /**
+   * Tests only: sleep this long once half the bytes are written, so that a test can
+   * kill the process in the middle of a write.
+   */
+  pauseMidwayMs?: number;
+}
+
+export function writeFileAtomic(
+  path: string,
+  bytes: Uint8Array,
+  options: AtomicWriteOptions = {},
+): void {
   const tmp = `${path}.${process.pid}.tmp`;
   let fd = -1;
   try {
     fd = openSync(tmp, 'w');
     let offset = 0;
-    while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    const half = options.pauseMidwayMs === undefined ? -1 : bytes.length >> 1;
+    while (offset < bytes.length) {
+      const end = offset < half ? half : bytes.length;
+      offset += writeSync(fd, bytes, offset, end - offset);
+      if (offset === half)
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, options.pauseMidwayMs);
+    }
     fsyncSync(fd);
     closeSync(fd);
     fd = -1;

@@ -29,8 +29,11 @@ export interface TrainJobInput {
   configHash: string;
   /** Checkpoint file to continue from (null: a fresh start). */
   resumeFrom: string | null;
-  /** Fault injection for tests: a step whose inputs are made NaN. */
-  faults?: { nonFiniteAtStep?: number };
+  /**
+   * Fault injection for tests: a step whose inputs are made NaN, a step that throws
+   * an out-of-memory error, and a pause (ms) halfway through each checkpoint write.
+   */
+  faults?: { nonFiniteAtStep?: number; outOfMemoryAtStep?: number; checkpointPauseMs?: number };
 }
 
 /** Checkpoint events sent to the host. */
@@ -79,13 +82,32 @@ export function trainingData(
   };
 }
 
+/**
+ * Errors that mean an allocation failed (V8's typed arrays, the native and WebGPU
+ * backends, and the WASM backend, whose failed allocation aborts with `Aborted()`).
+ */
+function isOutOfMemory(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return /allocation failed|out of memory|\bOOM\b|Invalid typed array length|^Aborted\(/i.test(
+    err.message,
+  );
+}
+
 export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd; data: unknown }> {
   const input = raw as TrainJobInput;
   const cfg = input.config;
-  const backend = await initBackend({
-    ...(cfg.backend === 'auto' ? {} : { prefer: cfg.backend as BackendName }),
-    ...(cfg.threads === null ? {} : { threads: cfg.threads }),
-  });
+  let backend;
+  try {
+    backend = await initBackend({
+      ...(cfg.backend === 'auto' ? {} : { prefer: cfg.backend as BackendName }),
+      ...(cfg.threads === null ? {} : { threads: cfg.threads }),
+    });
+  } catch (err) {
+    throw expected(
+      'backend_unavailable',
+      `The compute backend ${cfg.backend} could not be started (${err instanceof Error ? err.message : String(err)}). Choose another backend (\`lejepa-studio backends\` lists them) or auto, then start the run again.`,
+    );
+  }
   log.info(backend.line);
 
   const { meta, pixels } = loadTensorCache(input.cachePath);
@@ -136,7 +158,8 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
       onProgress: (record) => ctx.progress(record),
       onCheckpoint: (bytes, info) => {
         const path = join(input.runDir, `step-${String(info.step).padStart(7, '0')}.ljck`);
-        writeFileAtomic(path, bytes);
+        const pauseMs = input.faults?.checkpointPauseMs;
+        writeFileAtomic(path, bytes, pauseMs === undefined ? {} : { pauseMidwayMs: pauseMs });
         const event: CheckpointEvent = { ...info, path, bytes: bytes.length };
         ctx.event('checkpoint', event);
       },
@@ -147,7 +170,13 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
     if (err instanceof NonFiniteLossError) {
       throw expected(
         'non_finite_loss',
-        `Training stopped because ${err.message}. The last good checkpoint is kept; lower the learning rate (lr) or check the data, then resume or start a new run.`,
+        `Training stopped because ${err.message}. The last good checkpoint is kept; lower the learning rate (lr) or check the data, then start a new run.`,
+      );
+    }
+    if (isOutOfMemory(err)) {
+      throw expected(
+        'out_of_memory',
+        `Training ran out of memory at step ${trainer.step + 1} (${(err as Error).message}). The last good checkpoint is kept; lower batch, imageSize or the number of views, then start a new run.`,
       );
     }
     throw err;

@@ -41,8 +41,11 @@ export interface TrainerSettings {
   seed: number;
   probe: boolean;
   checkpointEvery: number;
-  /** Fault injection for tests: the inputs of this step (1-based) are made NaN. */
-  faults?: { nonFiniteAtStep?: number };
+  /**
+   * Fault injection for tests: the inputs of step `nonFiniteAtStep` (1-based) are made
+   * NaN; step `outOfMemoryAtStep` throws the RangeError an exhausted allocator throws.
+   */
+  faults?: { nonFiniteAtStep?: number; outOfMemoryAtStep?: number };
 }
 
 /** Training images: the tensor cache's pixels and the rows (and labels) to train on. */
@@ -249,6 +252,9 @@ export class Trainer {
       warmupSteps: this.warmupSteps,
       totalSteps: this.totalSteps,
     });
+    if (this.cfg.faults?.outOfMemoryAtStep === this.step + 1) {
+      throw new RangeError('Array buffer allocation failed');
+    }
     const { images, labels } = this.batchAt(this.step);
     let v;
     try {
