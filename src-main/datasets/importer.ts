@@ -18,6 +18,7 @@ import { basename, resolve } from 'node:path';
 import { cancelled, expected, fromErrorData } from '../api/errors.ts';
 import type { ApiEvent } from '../api/events.ts';
 import {
+  datasetStats,
   findDatasetByName,
   finishImport,
   insertDataset,
@@ -329,8 +330,10 @@ export async function runImport(
     const rootIds = rootRows.map((r) => r.id);
     const missing = markPresence(db, dataset.id, rootIds, seen);
     refreshItemDerived(db, dataset.id);
-    const hashes = itemHashes(db, dataset.id);
-    addNearDuplicates(db, dataset.id, nearDuplicatePairs(hashes));
+    // Near-duplicate pairs only change when new items arrived (a missing item's pairs are
+    // hidden by the queries), so an unchanged re-scan skips the search.
+    const items = ok > 0 ? itemHashes(db, dataset.id) : undefined;
+    if (items !== undefined) addNearDuplicates(db, dataset.id, nearDuplicatePairs(items));
     const dups = duplicateCounts(db, dataset.id);
     const issues = issueCounts(db, dataset.id, rootIds);
     const summary: ImportSummary = {
@@ -346,7 +349,7 @@ export async function runImport(
       skippedTotal: Object.values(issues.skipped).reduce((a, b) => a + b, 0),
       ignored,
       ignoredTotal: Object.values(ignored).reduce((a, b) => a + b, 0),
-      items: hashes.length,
+      items: items?.length ?? datasetStats(db, dataset.id).items,
       exactDuplicates: dups.exact,
       labelConflicts: dups.labelConflicts,
       splitConflicts: dups.splitConflicts,

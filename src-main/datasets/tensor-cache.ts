@@ -25,6 +25,7 @@ import type { Split } from '../catalog/datasets.ts';
 import { getVersion, versionItems, type VersionItem } from '../catalog/versions.ts';
 import type { Workspace } from '../catalog/workspace.ts';
 import { decodeFailure, openImage, readBytes, sha256, SkipError, type Header } from './decode.ts';
+import { decodePlainPngInto } from './png-fast.ts';
 import { sniffFormat } from './sniff.ts';
 import { writeFileAtomic } from './thumbs.ts';
 
@@ -149,6 +150,7 @@ async function decodeInto(
       `${item.path} changed on disk after version ${versionNumber} was frozen (its content hash differs). Restore the original file, or import the folder again and freeze a new version.`,
     );
   }
+  if (decodePlainPngInto(buf, opts.size, opts.channels, out, offset)) return;
   let pixels: Buffer;
   try {
     // The file was checked at import and its hash matches: no header pass needed.

@@ -18,7 +18,7 @@ export interface Api {
   events: ApiEvent[];
   call<T = unknown>(method: string, input: unknown): Promise<T>;
   /** The error code of a call that must fail. */
-  fail(method: string, input: unknown): Promise<{ code: string; message: string }>;
+  fail(method: string, input: unknown): Promise<ErrorData>;
 }
 
 /**
@@ -41,13 +41,13 @@ async function callDatasetMethod(
   }
 }
 
-export function openApi(dir = tempDir('ws')): Api {
+export function openApi(dir = tempDir('ws'), signal = new AbortController().signal): Api {
   const ws = openWorkspace(dir);
   const events: ApiEvent[] = [];
   const ctx: ApiContext = {
     ws,
     emit: (e: ApiEvent) => events.push(e),
-    signal: new AbortController().signal,
+    signal,
   };
   return {
     ws,
