@@ -6,6 +6,7 @@
 import { z } from 'zod';
 
 import {
+  epochSummaries,
   getRun,
   listCheckpoints,
   listMetrics,
@@ -15,6 +16,8 @@ import {
 } from '../catalog/runs.ts';
 import { jobHost } from '../jobs/host.ts';
 import { estimateRun } from '../jobs/estimate.ts';
+import { evaluateEncoders } from '../jobs/evaluate.ts';
+import { tensorCachePath } from '../datasets/tensor-cache.ts';
 import { expected } from './errors.ts';
 import { defineMethod, type ApiContext, type MethodDef } from './method.ts';
 import {
@@ -165,6 +168,56 @@ export const runMethods: MethodDef[] = [
     input: RunId,
     writes: true,
     run: (ctx, { id }) => host(ctx).resume(id),
+  }),
+  defineMethod({
+    name: 'run.evaluate',
+    summary:
+      "Frozen-feature kNN and linear-probe accuracy of a run's epoch checkpoints, with baselines.",
+    input: RunId.extend({
+      /** Also evaluate raw pixels and the same encoder untrained. */
+      baselines: z.boolean().default(true),
+      /** `epochs`: every epoch-end checkpoint; `final`: the newest checkpoint only. */
+      checkpoints: z.enum(['epochs', 'final']).default('epochs'),
+      trainLimit: z.number().int().min(1).nullable().default(null),
+      testLimit: z.number().int().min(1).nullable().default(null),
+    }).strict(),
+    writes: false,
+    run: async (ctx, input) => {
+      const run = mustRun(ctx, input.id);
+      const cfg = run.config as RunConfig;
+      const all = listCheckpoints(ctx.ws.db, run.id);
+      const chosen =
+        input.checkpoints === 'final'
+          ? all.slice(-1)
+          : all.filter((c) => c.reason === 'epoch' || c.reason === 'final');
+      const perEpoch = run.stepsPerEpoch ?? 1;
+      const encoders: { label: string; checkpoint: string | null }[] = chosen.map((c) => ({
+        label: `epoch ${(c.step / perEpoch).toFixed(2).replace(/\.00$/, '')} (step ${c.step})`,
+        checkpoint: c.path,
+      }));
+      if (input.baselines) encoders.push({ label: 'same encoder, untrained', checkpoint: null });
+      const rows = await evaluateEncoders(
+        {
+          cachePath: tensorCachePath(ctx.ws, cfg.datasetVersionId, cfg.imageSize, cfg.channels),
+          config: cfg,
+          encoders,
+          rawPixels: input.baselines,
+          trainLimit: input.trainLimit,
+          testLimit: input.testLimit,
+        },
+        (row) =>
+          ctx.emit({
+            type: 'job.progress',
+            jobId: `evaluate-run-${run.id}`,
+            kind: 'evaluate',
+            done: 0,
+            total: null,
+            message: `${row.label}: kNN ${(row.knn * 100).toFixed(2)} %, linear ${(row.linear * 100).toFixed(2)} %`,
+          }),
+        ctx.signal,
+      );
+      return { run, rows, epochs: epochSummaries(ctx.ws.db, run.id, perEpoch) };
+    },
   }),
   defineMethod({
     name: 'run.wait',

@@ -266,3 +266,38 @@ export function activeRuns(db: Db): RunRow[] {
     db.prepare("SELECT * FROM runs WHERE status IN ('queued', 'running')").all() as RawRun[]
   ).map(toRun);
 }
+
+export interface EpochSummary {
+  /** 1-based epoch. */
+  epoch: number;
+  steps: number;
+  pred: number;
+  sigreg: number;
+  total: number;
+  probeAcc: number | null;
+  /** Sum of the steps' durations (training only, no checkpoint or evaluation time). */
+  trainSeconds: number;
+  imagesPerSec: number;
+}
+
+/** Mean loss terms, time and throughput of each (possibly partial) epoch of a run. */
+export function epochSummaries(db: Db, runId: number, stepsPerEpoch: number): EpochSummary[] {
+  const rows = db
+    .prepare(
+      `SELECT (step - 1) / CAST(? AS INTEGER) + 1 AS epoch, COUNT(*) AS steps, AVG(pred) AS pred,
+         AVG(sigreg) AS sigreg, AVG(total) AS total, AVG(probe_acc) AS probe_acc,
+         SUM(ms_per_step) / 1000.0 AS seconds, SUM(images_per_sec * ms_per_step) AS images_ms
+       FROM run_metrics WHERE run_id = ? GROUP BY (step - 1) / CAST(? AS INTEGER) ORDER BY epoch`,
+    )
+    .all(stepsPerEpoch, runId, stepsPerEpoch) as Record<string, number | null>[];
+  return rows.map((r) => ({
+    epoch: r.epoch!,
+    steps: r.steps!,
+    pred: r.pred!,
+    sigreg: r.sigreg!,
+    total: r.total!,
+    probeAcc: r.probe_acc ?? null,
+    trainSeconds: r.seconds!,
+    imagesPerSec: r.images_ms! / 1000 / r.seconds!,
+  }));
+}

@@ -4,7 +4,8 @@
  * `run resume`, `run cancel`, `run pause`, and `demo`.
  */
 import type { RunConfig } from '../api/run-config.ts';
-import type { CheckpointRow, MetricRow, RunRow } from '../catalog/runs.ts';
+import type { CheckpointRow, EpochSummary, MetricRow, RunRow } from '../catalog/runs.ts';
+import type { EvaluationRow } from '../jobs/evaluate-job.ts';
 import { expected } from '../api/errors.ts';
 import { numberOption, type ParsedArgs } from './args.ts';
 import type { CliCommand, CliContext } from './command.ts';
@@ -141,6 +142,25 @@ const commonTrainOptions = {
   config: { type: 'string', help: 'JSON object of further run configuration fields' },
 } as const;
 
+/** A markdown table: one row per evaluated checkpoint (with its epoch's training figures), then the baselines. */
+export function evaluationTable(rows: EvaluationRow[], epochs: EpochSummary[]): string {
+  const pct = (x: number) => (x * 100).toFixed(2);
+  const lines = [
+    '| features | epoch time | images/s | pred | SIGReg | total | kNN % | linear % |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of rows) {
+    const m = /^epoch (\d+)(?: |$)/.exec(r.label);
+    const e = m === null ? undefined : epochs.find((x) => x.epoch === Number(m[1]));
+    const train =
+      e === undefined
+        ? '| | | | | '
+        : `| ${formatDuration(e.trainSeconds)} | ${e.imagesPerSec.toFixed(1)} | ${e.pred.toFixed(4)} | ${e.sigreg.toFixed(3)} | ${e.total.toFixed(4)} `;
+    lines.push(`| ${r.label} ${train}| ${pct(r.knn)} | ${pct(r.linear)} |`);
+  }
+  return lines.join('\n');
+}
+
 function runIdArg(args: ParsedArgs, usage: string): number {
   const id = Number(args.positionals[0]);
   if (!Number.isInteger(id) || id < 1) throw expected('invalid_option', `Give a run id: ${usage}`);
@@ -258,6 +278,35 @@ export const trainCommands: CliCommand[] = [
       const id = runIdArg(args, 'run pause ID');
       const run = await ctx.call<RunRow>('run.pause', { id });
       return { result: run, text: `run ${id}: pause requested` };
+    },
+  },
+  {
+    name: 'run evaluate',
+    usage: 'run evaluate ID [--no-baselines] [--final] [--train-limit N] [--test-limit N]',
+    summary:
+      "kNN and linear-probe accuracy of a run's epoch checkpoints on frozen features, with baselines.",
+    options: {
+      'no-baselines': { type: 'boolean', help: 'skip raw pixels and the untrained encoder' },
+      final: { type: 'boolean', help: 'only the newest checkpoint, not every epoch' },
+      'train-limit': { type: 'string', help: 'first N train-split images for the probes' },
+      'test-limit': { type: 'string', help: 'first N test-split images' },
+    },
+    async run(ctx, args) {
+      const id = runIdArg(args, 'run evaluate ID');
+      ctx.onEvent((e) => {
+        if (e.type === 'job.progress' && e.kind === 'evaluate' && e.message) ctx.say(e.message);
+      });
+      const out = await ctx.call<{ run: RunRow; rows: EvaluationRow[]; epochs: EpochSummary[] }>(
+        'run.evaluate',
+        {
+          id,
+          baselines: args.options['no-baselines'] !== true,
+          checkpoints: args.options.final === true ? 'final' : 'epochs',
+          trainLimit: numberOption(args, 'train-limit') ?? null,
+          testLimit: numberOption(args, 'test-limit') ?? null,
+        },
+      );
+      return { result: out, text: evaluationTable(out.rows, out.epochs) };
     },
   },
   {

@@ -76,6 +76,24 @@ test('a run trains to the end, recording every step, checkpoints and status even
     events.filter((e) => e.type === 'run.status').map((e) => (e as { status: string }).status),
     ['running', 'completed'],
   );
+
+  const evaluated = await call<{
+    rows: { label: string; knn: number; linear: number; testCount: number }[];
+    epochs: { epoch: number; steps: number }[];
+  }>('run.evaluate', { id: started.id });
+  assert.deepEqual(
+    evaluated.rows.map((r) => r.label),
+    ['epoch 1 (step 3)', 'epoch 2 (step 6)', 'same encoder, untrained', 'raw pixels (784-d)'],
+  );
+  assert.ok(evaluated.rows.every((r) => r.testCount === 12 && r.knn >= 0 && r.linear <= 1));
+  assert.ok(evaluated.rows[3]!.linear > 0.9, 'stripes are separable from raw pixels');
+  assert.deepEqual(
+    evaluated.epochs.map((e) => [e.epoch, e.steps]),
+    [
+      [1, 3],
+      [2, 3],
+    ],
+  );
   ws.close();
 });
 
