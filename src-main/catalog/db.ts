@@ -59,6 +59,9 @@ export function openCatalog(path: string, options: OpenOptions = {}): Db {
     );
   }
   try {
+    // The version is checked before anything else: switching a newer studio's catalog
+    // to WAL would already rewrite its header.
+    checkVersion(db, path);
     if (!readonly) db.pragma('journal_mode = WAL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');

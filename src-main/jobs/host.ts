@@ -6,6 +6,7 @@
  * and resumes them from their newest checkpoint.
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 
 import { expected } from '../api/errors.ts';
 import type { ApiEvent } from '../api/events.ts';
@@ -136,10 +137,21 @@ export class JobHost {
     }
     const checkpoint = listCheckpoints(this.ws.db, id)
       .reverse()
-      .find((c) => existsSync(c.path));
+      .map((c) => ({ step: c.step, file: this.checkpointFile(id, c.path) }))
+      .find((c) => c.file !== null);
     rewindRun(this.ws.db, id, checkpoint?.step ?? 0);
-    this.launch(id, run.config as RunConfig, run.configHash, checkpoint?.path ?? null);
+    this.launch(id, run.config as RunConfig, run.configHash, checkpoint?.file ?? null);
     return getRun(this.ws.db, id)!;
+  }
+
+  /**
+   * A checkpoint's file: the recorded path, or the same name in the run's folder of this
+   * workspace when the workspace was moved or renamed since it was written.
+   */
+  private checkpointFile(id: number, recorded: string): string | null {
+    if (existsSync(recorded)) return recorded;
+    const here = join(this.runDir(id), basename(recorded));
+    return existsSync(here) ? here : null;
   }
 
   cancel(id: number): RunRow {
