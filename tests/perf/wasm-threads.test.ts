@@ -87,3 +87,11 @@ test('threaded WASM gives the CPU backend loss and gradients within float tolera
     assert.ok(err < 1e-4, `gradient ${i}: worst error ${err} of its scale`);
   }
 });
+
+test('startBackend reports the WASM threads XNNPACK runs with', async () => {
+  const { startBackend } = await import('../../src-main/compute/start-backend.ts');
+  const info = await startBackend({ prefer: 'wasm', threads: 2 });
+  assert.equal(info.name, 'wasm');
+  assert.equal(info.threads, 2);
+  assert.match(info.line, /^backend wasm, 2 threads/);
+});

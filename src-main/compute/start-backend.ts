@@ -1,0 +1,35 @@
+/**
+ * The engine's `initBackend` with multi-threaded WASM under Node: processes that train or embed
+ * (jobs, the CLI, benchmarks) call this instead of `initBackend` directly. When WASM may be
+ * chosen, its threaded build is started first (see wasm-threads.ts); the returned info and its
+ * log line then state the threads XNNPACK really runs with.
+ */
+import os from 'node:os';
+
+import { initBackend, type BackendInfo, type BackendOptions } from '../engine/backend.ts';
+import { enableWasmThreads } from './wasm-threads.ts';
+
+/** XNNPACK's pool in tfjs-backend-wasm 4.22 holds at most 8 threads. */
+export const MAX_WASM_THREADS = 8;
+
+/** One thread per logical core, within XNNPACK's limit. */
+export function defaultWasmThreads(): number {
+  const cores =
+    typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(MAX_WASM_THREADS, cores));
+}
+
+/** `initBackend(options)`, with `options.threads` (default: every core) also applied to WASM. */
+export async function startBackend(options: BackendOptions = {}): Promise<BackendInfo> {
+  const mayUseWasm = options.prefer === undefined || options.prefer === 'wasm';
+  const wasm = mayUseWasm ? await enableWasmThreads(options.threads ?? defaultWasmThreads()) : null;
+  const info = await initBackend(options);
+  if (info.name !== 'wasm' || wasm === null) return info;
+
+  const threads = wasm.threads;
+  const plural = threads === 1 ? '' : 's';
+  const line =
+    info.line.replace(/^backend wasm, \d+ threads?/, `backend wasm, ${threads} thread${plural}`) +
+    (wasm.reason ? ` (${wasm.reason})` : '');
+  return { ...info, threads, line };
+}
