@@ -5,6 +5,9 @@
  * methods (`desktop.*`) are answered here because only the main process can
  * do them (show a folder in the file manager).
  */
+import { realpathSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+
 import { expected } from '../api/errors.ts';
 import type { Reply } from '../api/index.ts';
 import type { StudioHost } from '../transports/studio-host.ts';
@@ -26,6 +29,24 @@ export interface DesktopActions {
   showInFolder(path: string): void;
 }
 
+/**
+ * The real path of `path` when it lies inside the workspace, else null: `..` segments
+ * and symlinks are resolved first, so neither can lead out of it.
+ */
+function insideWorkspace(path: unknown, root: string): string | null {
+  if (typeof path !== 'string' || !isAbsolute(path)) return null;
+  let real: string;
+  let realRoot: string;
+  try {
+    real = realpathSync(resolve(path));
+    realRoot = realpathSync(root);
+  } catch {
+    return null;
+  }
+  const rel = relative(realRoot, real);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel)) ? real : null;
+}
+
 const refused = (): Reply => ({
   ok: false,
   error: expected('forbidden', 'This window may not call the studio.').toData(),
@@ -42,9 +63,8 @@ export function registerIpc(
   ipcMain.handle(CHANNELS.invoke, async (event, method, input, requestId) => {
     if (!senderAllowed(event, ids())) return refused();
     if (method === 'desktop.showInFolder') {
-      const path = (input as { path?: unknown } | null)?.path;
-      const root = host.ws.root;
-      if (typeof path !== 'string' || !(path === root || path.startsWith(`${root}/`)))
+      const path = insideWorkspace((input as { path?: unknown } | null)?.path, host.ws.root);
+      if (path === null)
         return {
           ok: false,
           error: expected('forbidden', 'Only folders inside the workspace can be shown.').toData(),
