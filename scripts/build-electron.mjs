@@ -47,4 +47,9 @@ await build({
   define: {},
   banner: {},
 });
-console.error('built dist/electron/main.cjs and dist/electron/preload.cjs');
+await build({
+  ...common,
+  entryPoints: ['src-main/electron/utility-child.ts'],
+  outfile: 'dist/electron/utility-child.cjs',
+});
+console.error('built dist/electron/{main,preload,utility-child}.cjs');
