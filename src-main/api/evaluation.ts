@@ -27,7 +27,9 @@ import { listMetrics, listRuns } from '../catalog/runs.ts';
 import type { Workspace } from '../catalog/workspace.ts';
 import { buildNeighbourIndex, type NeighbourIndex } from '../engine/eval/neighbours.ts';
 import { rankRuns, spearman } from '../engine/eval/ranking.ts';
+import { getExport, listExports } from '../catalog/exports.ts';
 import { awaitJob, embedDataset, loadEmbedding } from '../jobs/embed.ts';
+import { exportRun } from '../jobs/export.ts';
 import type { EvalJobInput, EvalJobResult } from '../jobs/embed-eval-job.ts';
 import { embeddingFiles, type EmbeddingIndex } from '../jobs/embed-store.ts';
 import type { ProjectJobInput, ProjectJobResult } from '../jobs/project-job.ts';
@@ -426,8 +428,45 @@ const projectionMethods: MethodDef[] = [
   }),
 ];
 
+const exportMethods: MethodDef[] = [
+  defineMethod({
+    name: 'export.create',
+    summary: 'Export a run’s encoder as TF.js and/or ONNX with a model card and a parity check.',
+    writes: true,
+    input: z
+      .object({
+        runId: Id,
+        step: z.number().int().min(0).optional(),
+        format: z.enum(['tfjs', 'onnx', 'all']).default('all'),
+        withProjector: z.boolean().default(false),
+        parityImages: z.number().int().min(1).max(10_000).default(64),
+      })
+      .strict(),
+    run: (ctx, input) => exportRun(ctx.ws, input, (e) => ctx.emit(e), ctx.signal),
+  }),
+  defineMethod({
+    name: 'export.list',
+    summary: 'Exports in the catalog, newest first.',
+    writes: false,
+    input: z.object({ runId: Id.optional() }).strict(),
+    run: (ctx, { runId }) => listExports(ctx.ws.db, runId),
+  }),
+  defineMethod({
+    name: 'export.show',
+    summary: 'One export with its parity numbers and model card.',
+    writes: false,
+    input: z.object({ id: Id }).strict(),
+    run: (ctx, { id }) => {
+      const row = getExport(ctx.ws.db, id);
+      if (row === undefined) throw expected('export_not_found', `There is no export ${id}.`);
+      return row;
+    },
+  }),
+];
+
 export const evaluationMethods: MethodDef[] = [
   ...embeddingMethods,
   ...evalMethods,
   ...projectionMethods,
+  ...exportMethods,
 ];

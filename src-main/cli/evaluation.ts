@@ -6,6 +6,7 @@
 import { expected } from '../api/errors.ts';
 import type { EmbeddingRow } from '../catalog/embeddings.ts';
 import type { EvaluationRow, ProjectionRow } from '../catalog/evaluation.ts';
+import type { ExportRow } from '../catalog/exports.ts';
 import type { IsotropyReport } from '../engine/eval/isotropy.ts';
 import { numberOption, type OptionSpecs, type ParsedArgs } from './args.ts';
 import type { CliCommand, CliContext } from './command.ts';
@@ -263,6 +264,46 @@ export const evaluationCommands: CliCommand[] = [
       );
       lines.unshift(`neighbours of item ${r.query.itemId} (${r.index}, ${r.ms.toFixed(1)} ms):`);
       return { result: r, text: lines.join('\n') };
+    },
+  },
+  {
+    name: 'export',
+    usage: 'export --run ID [--checkpoint STEP] --format tfjs|onnx|all [--with-projector]',
+    summary: 'Export a run’s encoder (TF.js, ONNX) with a model card; checked against the studio.',
+    options: {
+      run: { type: 'string', help: 'run id' },
+      checkpoint: { type: 'string', help: 'checkpoint step (default: the newest)' },
+      format: { type: 'string', help: 'tfjs, onnx or all (default all)' },
+      'with-projector': { type: 'boolean', help: 'include the projector head' },
+      'parity-images': { type: 'string', help: 'images in the parity check (default 64)' },
+    },
+    async run(ctx, args) {
+      const input: Record<string, unknown> = {
+        runId: int(args, 'run'),
+        format: args.options.format ?? 'all',
+        withProjector: args.options['with-projector'] === true,
+      };
+      if (int(args, 'checkpoint') !== undefined) input.step = int(args, 'checkpoint');
+      if (int(args, 'parity-images') !== undefined) input.parityImages = int(args, 'parity-images');
+      showProgress(ctx, 'export');
+      const row = await ctx.call<ExportRow>('export.create', input);
+      const parity = (row.parity ?? []) as {
+        format: string;
+        images: number;
+        maxAbsDiff: number;
+        relative: number;
+        passed: boolean;
+        error?: string;
+      }[];
+      const lines = [
+        `export ${row.id} of run ${row.runId} step ${row.checkpointStep}: ${row.status.toUpperCase()}`,
+        `  folder ${row.dir}`,
+        ...parity.map(
+          (p) =>
+            `  ${p.format}: ${p.images} images, max abs diff ${p.maxAbsDiff.toExponential(2)} (${p.relative.toExponential(2)} of scale) ${p.passed ? 'passed' : `FAILED${p.error ? `: ${p.error}` : ''}`}`,
+        ),
+      ];
+      return { result: row, text: lines.join('\n'), exitCode: row.status === 'passed' ? 0 : 1 };
     },
   },
 ];
