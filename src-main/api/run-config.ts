@@ -133,7 +133,7 @@ export const RunConfigSchema = z
   .object({
     /** The frozen dataset version to train on (its id in the catalog). */
     datasetVersionId: int('datasetVersionId', 1, 2 ** 31 - 1),
-    /** Use only the first N training images of the version (null: all of them). */
+    /** Train on a random subset of N training images, chosen by the seed (null: all of them). */
     trainLimit: int('trainLimit', 2, 10_000_000).nullable(),
     /** An encoder preset name or a full encoder spec. */
     encoder: z.union([z.enum(ENCODER_PRESET_NAMES), ResnetSpecSchema, VitSpecSchema]),

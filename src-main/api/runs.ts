@@ -176,8 +176,8 @@ export const runMethods: MethodDef[] = [
     input: RunId.extend({
       /** Also evaluate raw pixels and the same encoder untrained. */
       baselines: z.boolean().default(true),
-      /** `epochs`: every epoch-end checkpoint; `final`: the newest checkpoint only. */
-      checkpoints: z.enum(['epochs', 'final']).default('epochs'),
+      /** `epochs`: every epoch-end checkpoint; `final`: the newest one; `none`: baselines only. */
+      checkpoints: z.enum(['epochs', 'final', 'none']).default('epochs'),
       trainLimit: z.number().int().min(1).nullable().default(null),
       testLimit: z.number().int().min(1).nullable().default(null),
     }).strict(),
@@ -187,9 +187,11 @@ export const runMethods: MethodDef[] = [
       const cfg = run.config as RunConfig;
       const all = listCheckpoints(ctx.ws.db, run.id);
       const chosen =
-        input.checkpoints === 'final'
-          ? all.slice(-1)
-          : all.filter((c) => c.reason === 'epoch' || c.reason === 'final');
+        input.checkpoints === 'none'
+          ? []
+          : input.checkpoints === 'final'
+            ? all.slice(-1)
+            : all.filter((c) => c.reason === 'epoch' || c.reason === 'final');
       const perEpoch = run.stepsPerEpoch ?? 1;
       const encoders: { label: string; checkpoint: string | null }[] = chosen.map((c) => ({
         label: `epoch ${(c.step / perEpoch).toFixed(2).replace(/\.00$/, '')} (step ${c.step})`,

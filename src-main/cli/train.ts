@@ -282,12 +282,14 @@ export const trainCommands: CliCommand[] = [
   },
   {
     name: 'run evaluate',
-    usage: 'run evaluate ID [--no-baselines] [--final] [--train-limit N] [--test-limit N]',
+    usage:
+      'run evaluate ID [--no-baselines | --baselines-only] [--final] [--train-limit N] [--test-limit N]',
     summary:
       "kNN and linear-probe accuracy of a run's epoch checkpoints on frozen features, with baselines.",
     options: {
       'no-baselines': { type: 'boolean', help: 'skip raw pixels and the untrained encoder' },
       final: { type: 'boolean', help: 'only the newest checkpoint, not every epoch' },
+      'baselines-only': { type: 'boolean', help: 'only raw pixels and the untrained encoder' },
       'train-limit': { type: 'string', help: 'first N train-split images for the probes' },
       'test-limit': { type: 'string', help: 'first N test-split images' },
     },
@@ -301,7 +303,12 @@ export const trainCommands: CliCommand[] = [
         {
           id,
           baselines: args.options['no-baselines'] !== true,
-          checkpoints: args.options.final === true ? 'final' : 'epochs',
+          checkpoints:
+            args.options['baselines-only'] === true
+              ? 'none'
+              : args.options.final === true
+                ? 'final'
+                : 'epochs',
           trainLimit: numberOption(args, 'train-limit') ?? null,
           testLimit: numberOption(args, 'test-limit') ?? null,
         },

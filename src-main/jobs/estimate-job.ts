@@ -34,7 +34,7 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
     ...(cfg.threads === null ? {} : { threads: cfg.threads }),
   });
   const { meta, pixels } = loadTensorCache(input.cachePath);
-  const data = trainingData(meta, pixels, cfg.trainLimit);
+  const data = trainingData(meta, pixels, cfg.trainLimit, cfg.seed);
   // Only a few steps run: the schedule may be shorter than the real one.
   const trainer = new Trainer({ ...cfg, encoder: resolveEncoder(cfg) }, data, 'estimate');
   try {

@@ -19,6 +19,7 @@ import { initialEncoder, loadEncoderWeights } from '../engine/train/encoder-weig
 import { logger } from '../log.ts';
 import type { JobContext, JobEnd } from './protocol.ts';
 import { resolveEncoder } from './run-setup.ts';
+import { seededSubset } from './subset.ts';
 
 const log = logger('evaluate');
 
@@ -29,7 +30,7 @@ export interface EvaluateJobInput {
   encoders: { label: string; checkpoint: string | null }[];
   /** Also evaluate raw pixels (scaled to [0, 1]) as features. */
   rawPixels: boolean;
-  /** Use at most this many train / test images (null: all). */
+  /** Use at most this many train / test images, a seeded random subset (null: all). */
   trainLimit: number | null;
   testLimit: number | null;
 }
@@ -48,7 +49,7 @@ export interface EvaluationRow {
 function splitRows(splits: string[], want: string[], limit: number | null): number[] {
   const rows: number[] = [];
   for (let i = 0; i < splits.length; i++) if (want.includes(splits[i]!)) rows.push(i);
-  return limit === null ? rows : rows.slice(0, limit);
+  return seededSubset(rows, limit, 0);
 }
 
 export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd; data: unknown }> {

@@ -18,6 +18,7 @@ import { logger } from '../log.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import type { JobContext, JobEnd } from './protocol.ts';
 import { resolveEncoder } from './run-setup.ts';
+import { seededSubset } from './subset.ts';
 
 const log = logger('train');
 
@@ -53,7 +54,10 @@ export interface PlanEvent {
   startStep: number;
 }
 
-/** The training rows of a cache (split `train`, or every row when no row has a split of train). */
+/**
+ * The training rows of a cache (split `train`, or every row when no row has a split of
+ * train); with a limit, a random subset of that many chosen by the run's seed.
+ */
 export function trainingData(
   meta: {
     count: number;
@@ -65,11 +69,12 @@ export function trainingData(
   },
   pixels: Uint8Array,
   limit: number | null,
+  seed = 0,
 ): TrainData {
   let rows: number[] = [];
   for (let i = 0; i < meta.count; i++) if (meta.splits[i] === 'train') rows.push(i);
   if (rows.length === 0) rows = Array.from({ length: meta.count }, (_, i) => i);
-  if (limit !== null) rows = rows.slice(0, limit);
+  rows = seededSubset(rows, limit, seed);
   const labels = Int32Array.from(rows, (r) => meta.labels[r] ?? -1);
   const labelled = labels.some((l) => l >= 0);
   return {
@@ -111,7 +116,7 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
   log.info(backend.line);
 
   const { meta, pixels } = loadTensorCache(input.cachePath);
-  const data = trainingData(meta, pixels, cfg.trainLimit);
+  const data = trainingData(meta, pixels, cfg.trainLimit, cfg.seed);
   if (data.rows.length < cfg.batch) {
     throw expected(
       'batch_too_large',
