@@ -18,6 +18,7 @@ import sharp, { type OutputInfo, type Sharp } from 'sharp';
 
 import { BmpError, decodeBmp, readBmpHeader } from './bmp.ts';
 import { dhashFromRgb, fingerprintFromRgb } from './dhash.ts';
+import { decodePlainPng, type PlainPng } from './png-fast.ts';
 import { EXTENSIONS, sniffFormat, type Sniffed } from './sniff.ts';
 import { writeThumbnail } from './thumbs.ts';
 
@@ -239,6 +240,46 @@ function warningsFor(path: string, header: Header): Warning[] {
   return warnings;
 }
 
+/**
+ * A small plain PNG (png-fast.ts), decoded without sharp: it is already upright,
+ * opaque, 8-bit and within the thumbnail size, so it is its own thumbnail.
+ */
+async function plainSmallPng(
+  path: string,
+  buf: Buffer,
+  png: PlainPng,
+  opts: DecodeOptions,
+): Promise<DecodedFacts> {
+  const hash = sha256(buf);
+  const { data, width, height, channels } = png;
+  const thumb = await writeThumbnail(opts.workspace, hash, data, {
+    width,
+    height,
+    channels,
+    original: { bytes: buf, format: 'png' },
+  });
+  const header: Header = {
+    sniffed: { format: 'png', decoder: 'sharp' },
+    width,
+    height,
+    pages: 1,
+    grey: channels === 1,
+    plain: true,
+  };
+  return {
+    hash,
+    format: 'png',
+    width,
+    height,
+    channels,
+    bytes: buf.length,
+    dhash: dhashFromRgb(data, width, height, channels),
+    fingerprint: fingerprintFromRgb(data, width, height, channels),
+    thumb,
+    warnings: warningsFor(path, header),
+  };
+}
+
 /** Processes one file for import; throws SkipError with the reason when it cannot be used. */
 export async function decodeForImport(
   path: string,
@@ -247,6 +288,8 @@ export async function decodeForImport(
 ): Promise<DecodedFacts> {
   if (size === 0) throw new SkipError('empty_file', 'The file is empty (0 bytes).');
   const buf = readBytes(path);
+  const plainPng = decodePlainPng(buf, opts.thumbSize);
+  if (plainPng !== undefined) return plainSmallPng(path, buf, plainPng, opts);
   const header = await readHeader(buf, opts.maxPixels);
   const hash = sha256(buf);
 
