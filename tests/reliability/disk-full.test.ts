@@ -191,3 +191,54 @@ test(
     ws.close();
   },
 );
+
+test(
+  'disk full during an export: a clear error, the earlier export whole, no half file',
+  { skip },
+  async () => {
+    const { ws, version, fsDir } = await workspaceWithSmallFs('exports', 48);
+    const api = apiOf(ws);
+    const run = await api.call<RunRow>('run.start', {
+      datasetVersionId: version,
+      preset: 'quick',
+      config: { ...TINY_RUN, epochs: 1 },
+    });
+    const done = await api.call<RunRow>('run.wait', { id: run.id });
+    assert.equal(done.status, 'completed', done.message ?? '');
+    const first = await api.reply('export.create', {
+      runId: run.id,
+      format: 'onnx',
+      parityImages: 4,
+    });
+    assert.ok(first.ok, first.ok ? '' : first.error.message);
+    const before = allFiles(fsDir)
+      .filter((f) => !f.endsWith('/') && f.includes('.'))
+      .map((f) => [f, readFileSync(join(fsDir, f)).length] as const);
+    fill(fsDir);
+    const second = await api.reply('export.create', {
+      runId: run.id,
+      format: 'all',
+      parityImages: 4,
+    });
+    assert.equal(second.ok, false, 'an export onto a full disk reported success');
+    if (!second.ok) {
+      assert.equal(second.error.kind, 'expected', second.error.message);
+      assert.match(second.error.message, /disk is full/i);
+    }
+    assert.equal(integrityCheck(ws.db), 'ok');
+    for (const [f, size] of before) assert.equal(readFileSync(join(fsDir, f)).length, size, f);
+    assert.deepEqual(
+      allFiles(fsDir).filter((f) => f.endsWith('.tmp')),
+      [],
+      'no temporary file left',
+    );
+    const listed = await api.call<{ status: string }[]>('export.list', { runId: run.id });
+    assert.equal(listed.length, 2);
+    assert.ok(
+      ['failed', 'error'].includes(listed[0]!.status),
+      `newest export: ${listed[0]!.status}`,
+    );
+    assert.equal(listed[1]!.status, 'passed');
+    ws.close();
+  },
+);
