@@ -3,6 +3,8 @@
  * Conv2DBackpropFilter and no depthwise backprop kernels, so convolutions cannot train there
  * as shipped; and its Conv2DBackpropInput is a plain loop, several times slower than a forward
  * convolution through XNNPACK. All four are provided here with forward ops (see conv-grads.ts).
+ * Its BatchMatMul is 5–15× slower when asked to transpose an operand than a transpose followed
+ * by a plain product; every matrix-product gradient asks for that, so the product is wrapped.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -53,10 +55,49 @@ const KERNELS: { name: string; run(inputs: tf.NamedTensorInfoMap, attrs: Attrs):
 
 let registered = false;
 
+/**
+ * Wraps the backend's BatchMatMul: operands flagged for transposition are transposed first
+ * (a copy), and the plain product runs on them.
+ */
+function wrapBatchMatMul(): void {
+  const original = tf.getKernel('BatchMatMul', 'wasm');
+  if (!original) return;
+  const plain = original.kernelFunc;
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({
+    // Keeps the original's setup (it binds the WASM function when the backend starts).
+    ...original,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+      if (!transposeA && !transposeB) return plain({ inputs, backend, attrs });
+      const swapLast = (t: tf.Tensor) => {
+        const perm = t.shape.map((_, i) => i);
+        [perm[t.rank - 2], perm[t.rank - 1]] = [perm[t.rank - 1]!, perm[t.rank - 2]!];
+        return tf.transpose(t, perm);
+      };
+      const a = asTensor(inputs.a);
+      const b = asTensor(inputs.b);
+      const a2 = transposeA ? swapLast(a) : a;
+      const b2 = transposeB ? swapLast(b) : b;
+      try {
+        return plain({
+          inputs: { a: a2, b: b2 },
+          backend,
+          attrs: { ...attrs, transposeA: false, transposeB: false },
+        });
+      } finally {
+        if (a2 !== a) a2.dispose();
+        if (b2 !== b) b2.dispose();
+      }
+    },
+  });
+}
+
 /** Installs the kernels above on the 'wasm' backend, replacing any it has (idempotent). */
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
+  wrapBatchMatMul();
   for (const k of KERNELS) {
     if (tf.getKernel(k.name, 'wasm')) tf.unregisterKernel(k.name, 'wasm');
     tf.registerKernel({

@@ -109,3 +109,31 @@ test('a random input really exercises the kernels (the gradient is not zero)', a
   assert.ok((await g.data()).some((v) => Math.abs(v) > 1e-3));
   tf.dispose([x, f, g]);
 });
+
+test('WASM matrix products with transposed operands equal the CPU backend, batched or not', async () => {
+  const shapes: [number[], number[], boolean, boolean][] = [
+    [[7, 5], [7, 3], true, false],
+    [[4, 6], [3, 6], false, true],
+    [[6, 4], [3, 6], true, true],
+    [[2, 5, 4], [2, 5, 3], true, false],
+    [[3, 4, 6], [3, 5, 6], false, true],
+  ];
+  for (const [sa, sb, ta, tb] of shapes) {
+    const a = rng.normalArray(sa.reduce((x, y) => x * y, 1));
+    const b = rng.normalArray(sb.reduce((x, y) => x * y, 1));
+    const product = async (backend: 'cpu' | 'wasm') => {
+      await initBackend({ prefer: backend });
+      const before = tf.memory().numTensors;
+      const out = tf.tidy(() => tf.matMul(tf.tensor(a, sa), tf.tensor(b, sb), ta, tb));
+      assert.equal(tf.memory().numTensors, before + 1);
+      const values = await out.data();
+      out.dispose();
+      return values;
+    };
+    const cpu = await product('cpu');
+    const wasm = await product('wasm');
+    for (let i = 0; i < cpu.length; i++) {
+      assert.ok(Math.abs(cpu[i]! - wasm[i]!) < 1e-5, `${sa}×${sb} ${ta} ${tb}`);
+    }
+  }
+});
