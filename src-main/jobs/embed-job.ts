@@ -6,12 +6,17 @@
  */
 import { readFileSync } from 'node:fs';
 
+import { expected } from '../api/errors.ts';
 import type { RunConfig } from '../api/run-config.ts';
 import { loadTensorCache } from '../datasets/tensor-cache.ts';
 import { initBackend, type BackendName } from '../engine/backend.ts';
 import { embed } from '../engine/eval/embed.ts';
 import { createProjector } from '../engine/models/index.ts';
-import { decodeCheckpoint, restoreVariables } from '../engine/train/checkpoint.ts';
+import {
+  CheckpointFormatError,
+  decodeCheckpoint,
+  restoreVariables,
+} from '../engine/train/checkpoint.ts';
 import { initialEncoder, loadEncoderWeights } from '../engine/train/encoder-weights.ts';
 import { Rng } from '../engine/rng.ts';
 import { logger } from '../log.ts';
@@ -66,12 +71,25 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
       : null;
   try {
     if (input.checkpoint !== null) {
-      const bytes = new Uint8Array(readFileSync(input.checkpoint));
-      loadEncoderWeights(encoder, bytes);
-      if (projector !== null) {
-        const byName = new Map(decodeCheckpoint(bytes).tensors.map((t) => [t.name, t]));
-        restoreVariables('projector/', projector.params.trainable, byName);
-        restoreVariables('projector/state/', projector.params.state, byName);
+      const path = input.checkpoint;
+      try {
+        const bytes = new Uint8Array(readFileSync(path));
+        loadEncoderWeights(encoder, bytes);
+        if (projector !== null) {
+          const byName = new Map(decodeCheckpoint(bytes).tensors.map((t) => [t.name, t]));
+          restoreVariables('projector/', projector.params.trainable, byName);
+          restoreVariables('projector/state/', projector.params.state, byName);
+        }
+      } catch (err) {
+        if (
+          !(err instanceof CheckpointFormatError) &&
+          (err as NodeJS.ErrnoException).code !== 'ENOENT'
+        )
+          throw err;
+        throw expected(
+          'checkpoint_unusable',
+          `The checkpoint ${path} cannot be used: ${(err as Error).message}. Embed with another checkpoint of the run.`,
+        );
       }
     }
     const t0 = performance.now();

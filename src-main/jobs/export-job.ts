@@ -10,6 +10,7 @@ import { join } from 'node:path';
 
 import type * as tf from '@tensorflow/tfjs-core';
 
+import { expected } from '../api/errors.ts';
 import type { RunConfig } from '../api/run-config.ts';
 import { loadTensorCache } from '../datasets/tensor-cache.ts';
 import { initBackend, type BackendName } from '../engine/backend.ts';
@@ -18,7 +19,11 @@ import { writeOnnx } from '../engine/export/onnx-writer.ts';
 import { writeTfjs } from '../engine/export/tfjs-writer.ts';
 import { countParams, createProjector, type Model } from '../engine/models/index.ts';
 import type { Encoder } from '../engine/models/types.ts';
-import { decodeCheckpoint, restoreVariables } from '../engine/train/checkpoint.ts';
+import {
+  CheckpointFormatError,
+  decodeCheckpoint,
+  restoreVariables,
+} from '../engine/train/checkpoint.ts';
 import { initialEncoder, loadEncoderWeights } from '../engine/train/encoder-weights.ts';
 import { Rng } from '../engine/rng.ts';
 import { logger } from '../log.ts';
@@ -57,6 +62,22 @@ function source(model: Pick<Encoder, 'params'>): WeightSource {
   };
 }
 
+/** Reads the checkpoint and loads the encoder's weights; a damaged file is refused by path. */
+function loadCheckpoint(path: string, encoder: Encoder): Uint8Array {
+  try {
+    const bytes = new Uint8Array(readFileSync(path));
+    loadEncoderWeights(encoder, bytes);
+    return bytes;
+  } catch (err) {
+    if (!(err instanceof CheckpointFormatError) && (err as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw err;
+    throw expected(
+      'checkpoint_unusable',
+      `The checkpoint ${path} cannot be exported: ${(err as Error).message}. Export another checkpoint of the run.`,
+    );
+  }
+}
+
 export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd; data: unknown }> {
   const input = raw as ExportJobInput;
   const cfg = input.config;
@@ -68,8 +89,7 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
   const encoder = initialEncoder({ ...cfg, encoder: spec });
   let projector: Model<tf.Tensor2D, tf.Tensor2D> | null = null;
   try {
-    const bytes = new Uint8Array(readFileSync(input.checkpoint));
-    loadEncoderWeights(encoder, bytes);
+    const bytes = loadCheckpoint(input.checkpoint, encoder);
     if (input.withProjector) {
       const p = createProjector(
         { inDim: encoder.featureDim, hidden: cfg.projector.hidden, out: cfg.projector.out },
