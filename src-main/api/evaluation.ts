@@ -28,7 +28,8 @@ import type { Workspace } from '../catalog/workspace.ts';
 import { buildNeighbourIndex, type NeighbourIndex } from '../engine/eval/neighbours.ts';
 import { rankRuns, spearman } from '../engine/eval/ranking.ts';
 import { getExport, listExports } from '../catalog/exports.ts';
-import { awaitJob, embedDataset, loadEmbedding } from '../jobs/embed.ts';
+import { awaitJob, embedDataset, loadEmbedding, runCheckpoint } from '../jobs/embed.ts';
+import type { EmbedImageInput } from '../jobs/embed-image-job.ts';
 import { exportRun } from '../jobs/export.ts';
 import type { EvalJobInput, EvalJobResult } from '../jobs/embed-eval-job.ts';
 import { embeddingFiles, type EmbeddingIndex } from '../jobs/embed-store.ts';
@@ -167,18 +168,47 @@ const embeddingMethods: MethodDef[] = [
         embeddingId: Id,
         itemId: Id.optional(),
         row: z.number().int().min(0).optional(),
+        /** An image file (an upload): embedded with the embedding's checkpoint first. */
+        imagePath: z.string().min(1).optional(),
         k: z.number().int().min(1).max(1000).default(10),
         metric: z.enum(['cosine', 'euclidean']).default('cosine'),
       })
       .strict()
-      .refine((v) => (v.itemId === undefined) !== (v.row === undefined), {
-        error: 'give exactly one of itemId and row',
+      .refine((v) => [v.itemId, v.row, v.imagePath].filter((a) => a !== undefined).length === 1, {
+        error: 'give exactly one of itemId, row and imagePath',
       }),
-    run: (ctx, input) => {
-      readyEmbedding(ctx.ws, input.embeddingId);
+    run: async (ctx, input) => {
+      const emb = readyEmbedding(ctx.ws, input.embeddingId);
       const { x, index } = loadEmbedding(ctx.ws, input.embeddingId);
-      const row = input.row ?? index.itemIds.indexOf(input.itemId!);
-      if (row < 0 || row >= index.count) {
+      let query: Float32Array;
+      let row = -1;
+      if (input.imagePath !== undefined) {
+        if (emb.runId === null) {
+          throw expected(
+            'no_encoder',
+            `Embedding ${emb.id} has no run whose encoder could embed an image.`,
+          );
+        }
+        const { config, checkpoint } = runCheckpoint(ctx.ws, emb.runId, emb.checkpointStep);
+        const vector = await awaitJob<number[]>(
+          new URL('../jobs/embed-image-job.ts', import.meta.url),
+          {
+            imagePath: resolve(input.imagePath),
+            checkpoint: checkpoint.path,
+            config,
+            head: emb.head,
+          } satisfies EmbedImageInput,
+          'embed-image',
+          (e) => ctx.emit(e),
+          ctx.signal,
+          'image embedding',
+        );
+        query = Float32Array.from(vector);
+      } else {
+        row = input.row ?? index.itemIds.indexOf(input.itemId!);
+        query = x.subarray(row * index.dim, (row + 1) * index.dim);
+      }
+      if (input.imagePath === undefined && (row < 0 || row >= index.count)) {
         throw expected(
           'item_not_in_embedding',
           `Item ${input.itemId ?? input.row} is not in embedding ${input.embeddingId}. Pick an item of its dataset version.`,
@@ -191,10 +221,10 @@ const embeddingMethods: MethodDef[] = [
         indexes.set(key, nn);
       }
       const t0 = performance.now();
-      const hits = nn.query(x.subarray(row * index.dim, (row + 1) * index.dim), input.k, row);
+      const hits = nn.query(query, input.k, row);
       const ms = performance.now() - t0;
       return {
-        query: { row, itemId: index.itemIds[row] },
+        query: row >= 0 ? { row, itemId: index.itemIds[row] } : { image: input.imagePath },
         index: nn.kind,
         ms,
         hits: Array.from(hits.indices, (r, i) => ({

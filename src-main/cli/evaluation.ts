@@ -236,12 +236,13 @@ export const evaluationCommands: CliCommand[] = [
   },
   {
     name: 'neighbours',
-    usage: 'neighbours --embedding ID (--item ID | --row N) [--k N] [--metric cosine|euclidean]',
-    summary: 'Nearest neighbours of an item in an embedding.',
+    usage: 'neighbours --embedding ID (--item ID | --row N | --image FILE) [--k N]',
+    summary: 'Nearest neighbours of an item, or of an image file, in an embedding.',
     options: {
       embedding: { type: 'string', help: 'embedding id' },
       item: { type: 'string', help: 'item id' },
       row: { type: 'string', help: 'row of the embedding' },
+      image: { type: 'string', help: 'an image file to embed with the same checkpoint' },
       k: { type: 'string', help: 'how many (default 10)' },
       metric: { type: 'string', help: 'cosine (default) or euclidean' },
     },
@@ -249,10 +250,11 @@ export const evaluationCommands: CliCommand[] = [
       const input: Record<string, unknown> = { embeddingId: int(args, 'embedding') };
       if (int(args, 'item') !== undefined) input.itemId = int(args, 'item');
       if (int(args, 'row') !== undefined) input.row = int(args, 'row');
+      if (typeof args.options.image === 'string') input.imagePath = args.options.image;
       if (int(args, 'k') !== undefined) input.k = int(args, 'k');
       if (typeof args.options.metric === 'string') input.metric = args.options.metric;
       type Hits = {
-        query: { row: number; itemId: number };
+        query: { row?: number; itemId?: number; image?: string };
         ms: number;
         index: string;
         hits: { row: number; itemId: number; label: string | null; split: string; score: number }[];
@@ -262,7 +264,8 @@ export const evaluationCommands: CliCommand[] = [
         (h, i) =>
           `${String(i + 1).padStart(3)}. item ${h.itemId} (row ${h.row}, ${h.split}, ${h.label ?? 'no label'})  ${h.score.toFixed(4)}`,
       );
-      lines.unshift(`neighbours of item ${r.query.itemId} (${r.index}, ${r.ms.toFixed(1)} ms):`);
+      const what = r.query.image ?? `item ${r.query.itemId}`;
+      lines.unshift(`neighbours of ${what} (${r.index}, ${r.ms.toFixed(1)} ms):`);
       return { result: r, text: lines.join('\n') };
     },
   },

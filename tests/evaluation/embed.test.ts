@@ -35,8 +35,9 @@ async function call<T>(method: string, input: unknown): Promise<T> {
   return reply.result as T;
 }
 
+let folder: string;
 before(async () => {
-  const folder = await writeTinyFolder({ train: 12, test: 4 });
+  folder = await writeTinyFolder({ train: 12, test: 4 });
   ws = openWorkspace(mkdtempSync(join(tmpdir(), 'lejepa-embed-')));
   const version = await importAndFreeze(ws, folder);
   const run = await call<RunRow>('run.start', {
@@ -180,6 +181,15 @@ test('PCA, k-means and UMAP projections are stored; neighbours of an item come b
   assert.equal(nn.hits.length, 5);
   assert.ok(nn.hits.every((h) => h.row !== 0));
   for (let i = 1; i < 5; i++) assert.ok(nn.hits[i - 1]!.score >= nn.hits[i]!.score);
+
+  // An image file embedded with the same checkpoint finds its own copy first.
+  const up = await call<{ hits: { score: number; label: string }[] }>('embedding.neighbours', {
+    embeddingId: e.id,
+    imagePath: join(folder, 'test', 'class-1', '2.png'),
+    k: 3,
+  });
+  assert.ok(up.hits[0]!.score > 0.9999, `self similarity ${up.hits[0]!.score}`);
+  assert.equal(up.hits[0]!.label, 'class-1');
 });
 
 test('the CLI evaluates and diagnoses a stored embedding', () => {
