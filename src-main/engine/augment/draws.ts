@@ -70,8 +70,11 @@ export function drawViewParams(
     p.jitter[i] = rng.uniform() < j.p ? 1 : 0;
     p.brightness[i] = 1 + j.brightness * (2 * rng.uniform() - 1);
     p.contrast[i] = 1 + j.contrast * (2 * rng.uniform() - 1);
-    p.saturation[i] = colour ? 1 + j.saturation * (2 * rng.uniform() - 1) : (rng.uniform(), 1);
-    p.hue[i] = colour ? j.hue * (2 * rng.uniform() - 1) : (rng.uniform(), 0);
+    // Drawn for grey images too, so that the stream does not depend on the channel count.
+    const saturation = rng.uniform();
+    const hue = rng.uniform();
+    p.saturation[i] = colour ? 1 + j.saturation * (2 * saturation - 1) : 1;
+    p.hue[i] = colour ? j.hue * (2 * hue - 1) : 0;
     p.gray[i] = rng.uniform() < cfg.grayscale && colour ? 1 : 0;
     p.blur[i] = rng.uniform() < cfg.blur ? 1 : 0;
     p.sigma[i] = 0.1 + 1.9 * rng.uniform();
