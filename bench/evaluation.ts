@@ -6,6 +6,8 @@
  * Data: seeded Gaussian clusters (10 classes), so the neighbour graph and the
  * probe see structure like real embeddings.
  */
+import os from 'node:os';
+
 import * as tf from '@tensorflow/tfjs-core';
 
 import { initBackend, listBackends, type BackendName } from '../src-main/engine/backend.ts';
@@ -42,6 +44,13 @@ function clusters(seed: number, n: number, d: number): LabelledFeatures {
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 
 export async function run(h: Harness, opts: BenchOptions): Promise<void> {
+  // Wall-clock figures on a shared machine: the load says how much of a core each got.
+  const load = () =>
+    os
+      .loadavg()
+      .map((v) => v.toFixed(1))
+      .join(' / ');
+  h.note(`load average at start ${load()} on ${os.cpus().length} cores`);
   // Embedding throughput on every backend that loads here.
   const spec = { ...ENCODER_PRESETS['resnet-small'] };
   const available = (await listBackends()).filter((b) => b.available).map((b) => b.name);
@@ -127,11 +136,13 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
   );
 
   if (opts.quick) {
+    h.note(`load average at the end ${load()}`);
     h.skip('UMAP 100k×128', 'full run only (minutes)');
     h.skip('kNN accuracy 60k×10k×256', 'full run only');
     h.skip('linear probe 60k×256', 'full run only');
     return;
   }
+  h.note(`load average before the full-run figures ${load()}`);
   const large = clusters(5, 100_000, 128);
   t1 = performance.now();
   let lastPhase = '';
@@ -170,4 +181,5 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
     iterations: lp.iterations,
     testAccuracy: lp.testAccuracy,
   });
+  h.note(`load average at the end ${load()}`);
 }

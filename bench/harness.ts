@@ -150,6 +150,10 @@ export class Harness {
         round[name] = await sides[name]!();
       }
       if (r >= t.warmup) rounds.push(round);
+      const times = names.map((n) => `${n} ${fmt(round[n]!)}`).join(', ');
+      process.stderr.write(
+        `    round ${r + 1}/${t.warmup + t.reps}${r < t.warmup ? ' (warm-up)' : ''}: ${times}\n`,
+      );
     }
     const out: Record<string, Stats> = {};
     for (const name of names) out[name] = stats(rounds.map((r) => r[name]!));

@@ -53,6 +53,8 @@ export class RunStore {
   series = new RollingSeries(METRIC_KEYS);
   /** Bumped whenever the series changes, so charts know to redraw. */
   revision = $state(0);
+  /** The newest metrics record, live from events (the detail is refreshed less often). */
+  latest = $state<MetricRow | null>(null);
   readonly id: number;
   #studio: Studio;
   #stop: () => void;
@@ -107,10 +109,15 @@ export class RunStore {
       this.series.push(r.step, r as unknown as Record<string, number | null>);
       this.#lastStep = r.step;
     }
-    if (rows.length > 0) this.revision++;
+    if (rows.length > 0) {
+      const last = rows[rows.length - 1]!;
+      if (this.latest === null || last.step >= this.latest.step) this.latest = last;
+      this.revision++;
+    }
   }
 
   #rewind(step: number): void {
+    this.latest = null;
     const keep = this.series.x.findIndex((x) => x >= step);
     if (keep === -1) return;
     this.series.x = this.series.x.slice(0, keep);
