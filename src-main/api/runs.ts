@@ -33,11 +33,19 @@ const RunId = z.object({ id: z.number().int().min(1) }).strict();
 const ConfigRequest = z
   .object({
     datasetVersionId: z.number().int().min(1),
-    /** Starting point; `config` overrides its fields (views and projector merge field by field). */
+    /**
+     * Starting point; `config` overrides its fields. Objects (views, projector,
+     * views.jitter) merge field by field; any other value, arrays included, replaces.
+     */
     preset: z.enum(PRESET_NAMES).default('small'),
     config: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();
+
+/** A plain object (not null, not an array): the only kind of override merged field by field. */
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
 
 /** The preset with the overrides applied, validated; a bad field is named with its range. */
 export function buildRunConfig(input: z.infer<typeof ConfigRequest>): RunConfig {
@@ -45,16 +53,14 @@ export function buildRunConfig(input: z.infer<typeof ConfigRequest>): RunConfig 
   const merged: Record<string, unknown> = { ...base, ...input.config };
   for (const key of ['views', 'projector'] as const) {
     const over = input.config[key];
-    if (over !== null && typeof over === 'object' && !Array.isArray(over)) {
+    if (isPlainObject(over)) {
       merged[key] = { ...(base[key] as object), ...over };
-      if (key === 'views' && 'jitter' in over) {
-        const jitter = (over as { jitter: unknown }).jitter;
-        if (jitter !== null && typeof jitter === 'object') {
-          (merged.views as Record<string, unknown>).jitter = {
-            ...(base.views as { jitter: object }).jitter,
-            ...jitter,
-          };
-        }
+      // An array, null or scalar jitter replaces the preset's and is refused by the schema.
+      if (key === 'views' && isPlainObject(over.jitter)) {
+        (merged.views as Record<string, unknown>).jitter = {
+          ...(base.views as { jitter: object }).jitter,
+          ...over.jitter,
+        };
       }
     }
   }

@@ -252,3 +252,28 @@ test('the CLI refuses bad values with the field and range, as JSON, exit code no
     assert.doesNotMatch(out.stderr, /\n\s+at /, 'no stack on the terminal');
   }
 });
+
+test('an array override replaces the preset value; an array where an object belongs is refused', async () => {
+  const api = apiOf(ws);
+  // Arrays replace: a one-value mean and a new crop range are taken as given.
+  const ok = await api.call<{ views: { mean: number[]; globalScale: number[] } }>('run.config', {
+    datasetVersionId: 1,
+    preset: 'quick',
+    config: { views: { mean: [0.5], globalScale: [0.6, 0.9] } },
+  });
+  assert.deepEqual(ok.views.mean, [0.5]);
+  assert.deepEqual(ok.views.globalScale, [0.6, 0.9]);
+  // `views.jitter: []` used to be merged into the preset's jitter and accepted.
+  for (const jitter of [[], [0.8, 0.4], null, 'strong', 3]) {
+    const r = await api.reply('run.config', {
+      datasetVersionId: 1,
+      preset: 'quick',
+      config: { views: { jitter } },
+    });
+    assert.equal(r.ok, false, `views.jitter ${JSON.stringify(jitter)} accepted`);
+    if (!r.ok) {
+      assert.equal(r.error.code, 'invalid_config');
+      assert.match(r.error.message, /views\.jitter/);
+    }
+  }
+});
