@@ -22,14 +22,23 @@ function openBrowser(url: string): boolean {
   if (process.platform === 'darwin' || process.platform === 'win32') {
     const [cmd, args] =
       process.platform === 'darwin' ? ['open', [url]] : ['cmd', ['/c', 'start', '', url]];
-    spawn(cmd, args as string[], { stdio: 'ignore', detached: true }).unref();
+    launch(cmd, args as string[]);
     return true;
   }
   const dirs = (process.env.PATH ?? '').split(':');
   const found = BROWSERS.find((b) => dirs.some((d) => d !== '' && existsSync(`${d}/${b}`)));
   if (found === undefined) return false;
-  spawn(found, [url], { stdio: 'ignore', detached: true }).unref();
+  launch(found, [url]);
   return true;
+}
+
+/** Starts the browser on its own; a browser that fails to start must not take the server down. */
+function launch(cmd: string, args: string[]): void {
+  const child = spawn(cmd, args, { stdio: 'ignore', detached: true });
+  child.on('error', (err) =>
+    process.stderr.write(`Could not start ${cmd} (${err.message}); open the URL by hand.\n`),
+  );
+  child.unref();
 }
 
 export const serveCommands: CliCommand[] = [
