@@ -41,7 +41,7 @@ import {
 } from '../catalog/items.ts';
 import type { Workspace } from '../catalog/workspace.ts';
 import { logger } from '../log.ts';
-import { DEFAULT_MAX_PIXELS } from './decode.ts';
+import { DEFAULT_MAX_PIXELS, withAdvice } from './decode.ts';
 import { nearDuplicatePairs } from './dhash.ts';
 import type { DecodeJob, FromWorker, ToWorker } from './import-protocol.ts';
 import {
@@ -73,15 +73,25 @@ export interface ImportSummary {
   datasetId: number;
   name: string;
   importId: number;
-  /** Regular files found in the folders. */
+  /**
+   * Everything found in the folders that is not ignored: each regular file, plus
+   * each entry the scan could not look at (a name that is not valid UTF-8, a
+   * broken link, a folder that cannot be read: one each). Every one of them has
+   * exactly one outcome, so `imported + skippedTotal === files` and
+   * `decoded + unchanged + scanProblems === files`. Exact duplicates count once
+   * per file (each file is an alias of the same item, and is in `imported`).
+   */
   files: number;
-  /** Files now usable as items (new, changed and unchanged ones). */
+  /** Files now usable as items (new, changed and unchanged ones; duplicates included). */
   imported: number;
   /** Files read and decoded by this run (new or changed since the last import). */
   decoded: number;
   /** Files skipped by the size + modification-time check (known and unchanged). */
   unchanged: number;
+  /** Entries refused by the scan itself (not decoded); each is also in `skipped`. */
+  scanProblems: number;
   warned: number;
+  /** Files not imported, by code (scan-time and decode-time problems). */
   skipped: Record<string, number>;
   skippedTotal: number;
   ignored: Record<IgnoreReason, number>;
@@ -241,7 +251,7 @@ export async function runImport(
             label: null,
             split: null,
           },
-          issues: [{ kind: 'skipped', code: p.code, message: p.message }],
+          issues: [{ kind: 'skipped', code: p.code, message: withAdvice(p.code, p.message) }],
         });
       }
       for (const f of scan.files) {
@@ -306,7 +316,8 @@ export async function runImport(
             const file = pending.get(res.key)!;
             if (!res.ok) {
               failed++;
-              return { file, issues: [{ kind: 'skipped', code: res.code, message: res.message }] };
+              const message = withAdvice(res.code, res.message);
+              return { file, issues: [{ kind: 'skipped', code: res.code, message }] };
             }
             ok++;
             const { warnings, ...item } = res.facts;
@@ -340,10 +351,11 @@ export async function runImport(
       datasetId: dataset.id,
       name: dataset.name,
       importId,
-      files: seen.size - scanProblems.length,
+      files: seen.size,
       imported: presentFileCount(db, dataset.id, rootIds),
       decoded,
       unchanged,
+      scanProblems: scanProblems.length,
       warned: issues.warned,
       skipped: issues.skipped,
       skippedTotal: Object.values(issues.skipped).reduce((a, b) => a + b, 0),

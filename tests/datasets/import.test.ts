@@ -59,6 +59,9 @@ test('every awkward file gets its own outcome, and the rest imports', async () =
   assert.deepEqual(summary.ignored, corpus.ignored);
   assert.equal(summary.warned, 2);
   assert.equal(summary.items, imported - 1, 'the exact copy is an alias, not an item');
+  // Every file found has one outcome, the unreadable name included.
+  assert.equal(summary.imported + summary.skippedTotal, summary.files, JSON.stringify(summary));
+  assert.equal(summary.decoded + summary.unchanged + summary.scanProblems, summary.files);
 
   // Every file, one by one.
   const ws = openWorkspace(wsDir, { readonly: true });
@@ -160,7 +163,7 @@ test('every awkward file gets its own outcome, and the rest imports', async () =
   assert.equal(again.code, 0, again.stderr);
   const second = jsonResult<ImportSummary>(again);
   assert.equal(second.decoded, 0);
-  assert.equal(second.unchanged, summary.files);
+  assert.equal(second.unchanged + second.scanProblems, summary.files);
   assert.deepEqual(second.skipped, summary.skipped);
   assert.equal(second.items, summary.items);
 
