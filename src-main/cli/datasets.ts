@@ -11,7 +11,7 @@ import type { ImportSummary } from '../datasets/importer.ts';
 import { exportFashionMnist } from '../datasets/fashion-mnist.ts';
 import { countsText, textTable } from '../datasets/text-table.ts';
 import { numberOption, type ParsedArgs } from './args.ts';
-import type { CliCommand, CliContext } from './command.ts';
+import type { CliCommand } from './command.ts';
 
 type Row = Record<string, unknown>;
 
@@ -33,10 +33,10 @@ function selection(values: string[]): { items: number[]; paths: string[] } {
   return { items, paths };
 }
 
-function progressPrinter(ctx: CliContext): (line: string) => void {
+/** Progress on stderr (with or without --json: stdout only ever carries the result). */
+function progressPrinter(): (line: string) => void {
   let last = 0;
   return (line) => {
-    if (ctx.json) return;
     const now = Date.now();
     if (process.stderr.isTTY) process.stderr.write(`\r${line}\u001b[K`);
     else if (now - last > 2000) {
@@ -44,6 +44,11 @@ function progressPrinter(ctx: CliContext): (line: string) => void {
       last = now;
     }
   };
+}
+
+/** A dataset name as one shell word (quoted when it has spaces or other special characters). */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 function importText(s: ImportSummary): string {
@@ -54,7 +59,7 @@ function importText(s: ImportSummary): string {
       ['outcome', 'files', 'detail'],
       [
         ['imported', s.imported, `${s.decoded} new or changed, ${s.unchanged} unchanged`],
-        ['warned', s.warned, 'imported with a warning (see `dataset errors`)'],
+        ['warned', s.warned, 'imported with a warning (see `dataset errors --warnings`)'],
         ['skipped', s.skippedTotal, countsText(s.skipped)],
         ['ignored', s.ignoredTotal, ignored],
       ],
@@ -63,6 +68,16 @@ function importText(s: ImportSummary): string {
       (s.missing > 0 ? `\n${s.missing} files known before are missing now.` : '') +
       (s.csvUnmatched > 0 ? `\n${s.csvUnmatched} files are not named in the CSV (no label).` : ''),
     `Took ${s.seconds.toFixed(1)} s.`,
+    ...(s.skippedTotal > 0
+      ? [
+          `Each skipped file, with why and what to do: lejepa-studio dataset errors ${shellWord(s.name)}`,
+        ]
+      : []),
+    ...(s.warned > 0
+      ? [
+          `Files imported with a warning: lejepa-studio dataset errors ${shellWord(s.name)} --warnings`,
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -96,7 +111,7 @@ const importCommand: CliCommand = {
         `--labels must be imagefolder, csv:FILE or none, got ${JSON.stringify(raw)}.`,
       );
     }
-    const show = progressPrinter(ctx);
+    const show = progressPrinter();
     ctx.onEvent((e) => {
       if (e.type !== 'import.progress') return;
       if (e.phase === 'scan') show(`scanning… ${e.done} files found`);
@@ -111,7 +126,7 @@ const importCommand: CliCommand = {
       name: typeof args.options.name === 'string' ? args.options.name : undefined,
       maxPixels: numberOption(args, 'max-pixels'),
     });
-    if (!ctx.json && process.stderr.isTTY) process.stderr.write('\r\u001b[K');
+    if (process.stderr.isTTY) process.stderr.write('\r\u001b[K');
     const strictFail = args.options.strict === true && summary.skippedTotal > 0;
     return {
       result: summary,
@@ -500,7 +515,7 @@ const cacheCommand: CliCommand = {
         '--size and --channels are required, e.g. --size 32 --channels 3.',
       );
     }
-    const show = progressPrinter(ctx);
+    const show = progressPrinter();
     ctx.onEvent((e) => {
       if (e.type === 'job.progress' && e.kind === 'tensor-cache')
         show(`decoding ${e.done}/${e.total}`);
@@ -510,7 +525,7 @@ const cacheCommand: CliCommand = {
       size,
       channels,
     });
-    if (!ctx.json && process.stderr.isTTY) process.stderr.write('\r\u001b[K');
+    if (process.stderr.isTTY) process.stderr.write('\r\u001b[K');
     return {
       result: r,
       text: `${r.reused === true ? 'Up to date' : 'Built'}: ${r.path} (${r.meta.count} images, ${size}×${size}×${channels}, ${(Number(r.bytes) / 1e6).toFixed(1)} MB, ${Number(r.seconds).toFixed(1)} s)`,
@@ -531,7 +546,7 @@ const fashionMnistCommand: CliCommand = {
   },
   async run(ctx, args) {
     const dir = resolve(need(args, 0, 'the output folder', this.usage));
-    const show = progressPrinter(ctx);
+    const show = progressPrinter();
     const counts = await exportFashionMnist(dir, {
       perClass: {
         train: numberOption(args, 'train-per-class'),
@@ -539,13 +554,28 @@ const fashionMnistCommand: CliCommand = {
       },
       onProgress: (done, total) => show(`writing ${done}/${total}`),
     });
-    if (!ctx.json && process.stderr.isTTY) process.stderr.write('\r\u001b[K');
+    if (process.stderr.isTTY) process.stderr.write('\r\u001b[K');
     return {
       result: { dir, ...counts },
       text: `Wrote ${counts.train} train and ${counts.test} test PNGs to ${dir}.\nImport them with: lejepa-studio import ${dir} --name fashion-mnist`,
     };
   },
 };
+
+/**
+ * With --json the result object goes to stdout; the same human text that is
+ * printed without --json then goes to stderr, for the person at the terminal.
+ */
+function humanTextOnStderr(command: CliCommand): CliCommand {
+  return {
+    ...command,
+    async run(ctx, args) {
+      const out = await command.run.call(command, ctx, args);
+      if (ctx.json && out.text !== undefined) ctx.say(out.text);
+      return out;
+    },
+  };
+}
 
 export const datasetCommands: CliCommand[] = [
   importCommand,
@@ -560,4 +590,4 @@ export const datasetCommands: CliCommand[] = [
   versionCommand,
   cacheCommand,
   fashionMnistCommand,
-];
+].map(humanTextOnStderr);

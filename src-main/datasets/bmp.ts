@@ -87,7 +87,7 @@ export function decodeBmp(buf: Buffer): RawImage {
   if (h.compression !== 0 && h.compression !== 3 && h.compression !== 6) {
     throw new BmpError(
       'unsupported_format',
-      `BMP compression ${h.compression} (run-length or embedded) is not supported. Save it as PNG.`,
+      `BMP compression ${h.compression} (run-length or embedded) is not supported.`,
     );
   }
   if (![1, 4, 8, 16, 24, 32].includes(bpp)) {

@@ -37,6 +37,32 @@ export type SkipCode =
   | 'unreadable_name'
   | 'read_error';
 
+/**
+ * What the user can do about each kind of skipped file, appended to the
+ * message stored with the file (the message says what is wrong with it).
+ */
+export const SKIP_ADVICE: Record<SkipCode, string> = {
+  empty_file: 'Copy the file again from its source, or delete it.',
+  truncated:
+    'The file was probably cut short by an interrupted copy or download: copy it again from its source.',
+  corrupt: 'Copy the file again from its source, or open and re-save it in an image editor.',
+  not_an_image:
+    'The studio reads PNG, JPEG, GIF, WebP, TIFF, AVIF and BMP, recognised by content whatever the name. Move this file out of the image folder, or convert it to PNG or JPEG.',
+  unsupported_format: 'Convert the file to PNG or JPEG and import again.',
+  too_many_pixels:
+    'Downscale the image, or raise the pixel limit (`--max-pixels N` on the command line) and import again.',
+  permission_denied:
+    'Give your user read access (for a folder, read and list access: `chmod a+rX`) and import again.',
+  unreadable_name: 'Rename it with a UTF-8 name and import again.',
+  read_error: 'Check the disk, share or link, then import again.',
+};
+
+/** The stored message of a skipped file: what is wrong, then what to do. */
+export function withAdvice(code: SkipCode, message: string): string {
+  const advice = SKIP_ADVICE[code];
+  return message.endsWith(advice) ? message : `${message} ${advice}`;
+}
+
 export class SkipError extends Error {
   constructor(
     readonly code: SkipCode,
@@ -95,21 +121,46 @@ export function looksTruncated(buf: Buffer, format: string): boolean | undefined
   }
 }
 
+/**
+ * The decoder's own words, when they can be trusted to be about this file:
+ * libvips keeps one error buffer per process, so under concurrent decodes a
+ * message may name another file's format; the generic failOn sentence says
+ * nothing. Returns '' when there is nothing useful to add.
+ */
+function decoderDetail(format: string, text: string): string {
+  const first = text
+    .split('\n')[0]!
+    .replace(/^Input (buffer|file) has corrupt header: /, '')
+    .trim();
+  if (first === '' || /warning treated as error/i.test(first)) return '';
+  const other = /vipsjpeg|vipspng|gifload|webp|tiff|heif/i.exec(first)?.[0]?.toLowerCase();
+  const mine: Record<string, string[]> = {
+    jpeg: ['vipsjpeg'],
+    png: ['vipspng'],
+    gif: ['gifload'],
+    webp: ['webp'],
+    tiff: ['tiff'],
+    avif: ['heif'],
+  };
+  if (other !== undefined && !(mine[format] ?? []).includes(other)) return '';
+  return ` (${first})`;
+}
+
 /** Maps a decoder failure on a recognised format to `truncated` or `corrupt`. */
 export function decodeFailure(format: string, err: unknown, buf?: Buffer): SkipError {
   if (err instanceof BmpError) return new SkipError(err.code, err.message);
   const text = (err as Error).message ?? String(err);
-  const first = text.split('\n')[0]!.trim();
   if (/pixel limit/i.test(text)) {
-    return new SkipError('too_many_pixels', `The image is larger than the pixel limit (${first}).`);
+    return new SkipError('too_many_pixels', 'The image is larger than the pixel limit.');
   }
   const truncated =
     (buf === undefined ? undefined : looksTruncated(buf, format)) ?? EOF_WORDS.test(text);
+  const name = format === 'image' ? 'image' : `${format.toUpperCase()} file`;
   return new SkipError(
     truncated ? 'truncated' : 'corrupt',
     truncated
-      ? `The ${format.toUpperCase()} file ends before its image data does (${first}).`
-      : `The ${format.toUpperCase()} file is damaged (${first}).`,
+      ? `The ${name} ends before its image data does.`
+      : `The ${name} is damaged${decoderDetail(format, text)}.`,
   );
 }
 
@@ -159,7 +210,7 @@ export async function readHeader(buf: Buffer, maxPixels: number): Promise<Header
   if (sniffed.decoder === 'unsupported') {
     throw new SkipError(
       'unsupported_format',
-      `${sniffed.format.toUpperCase()} images are not supported. Convert them to PNG or JPEG.`,
+      `The content is ${sniffed.format.toUpperCase()}, a format the studio does not decode.`,
     );
   }
   let header: Omit<Header, 'sniffed'>;
@@ -234,7 +285,7 @@ function warningsFor(path: string, header: Header): Warning[] {
   if (ext !== '' && !usual.includes(ext)) {
     warnings.push({
       code: 'extension_mismatch',
-      message: `The content is ${header.sniffed.format.toUpperCase()} but the name ends in .${ext}.`,
+      message: `The content is ${header.sniffed.format.toUpperCase()} but the name ends in .${ext}; it was read as ${header.sniffed.format.toUpperCase()}. Rename it to .${usual[0] ?? ext} to avoid confusing other programs.`,
     });
   }
   return warnings;

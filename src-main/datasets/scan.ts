@@ -105,7 +105,7 @@ export function scanFolder(root: string, onProgress?: (found: number) => void): 
           join(dir, shown),
           relDir === '' ? shown : `${relDir}/${shown}`,
           'unreadable_name',
-          'The name is not valid UTF-8, so the file cannot be referred to reliably. Rename it.',
+          'The name is not valid UTF-8, so the file cannot be referred to reliably.',
         );
         continue;
       }
