@@ -140,9 +140,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const token = options.token ?? newToken();
   let port = options.port ?? 0;
   const sockets = new Set<Socket>();
+  // Cookies ignore the port: two studios on one machine (two workspaces) would
+  // overwrite each other's token under one name, and the first tab would lose access.
+  const cookieName = () => `${TOKEN_COOKIE}_${port}`;
 
   const authorised = (req: IncomingMessage, url: URL): boolean =>
-    tokenMatches(token, cookieValue(req.headers.cookie, TOKEN_COOKIE)) ||
+    tokenMatches(token, cookieValue(req.headers.cookie, cookieName())) ||
     tokenMatches(token, req.headers[TOKEN_HEADER] as string | undefined) ||
     tokenMatches(token, url.searchParams.get('token'));
 
@@ -228,7 +231,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     // page removes it from the address bar (a redirect would lose a strict cookie
     // when the link was followed from another site).
     if (url.searchParams.has('token'))
-      res.setHeader('set-cookie', `${TOKEN_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`);
+      res.setHeader('set-cookie', `${cookieName()}=${token}; HttpOnly; SameSite=Strict; Path=/`);
     const relPath = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
     if (relPath === 'index.html' && !existsSync(join(rendererDir, 'index.html')))
       throw new HttpError(503, 'The UI is not built yet: run `npm run build:renderer`.');

@@ -121,6 +121,8 @@ test('the token in the URL sets a strict HttpOnly cookie that then suffices', as
   const first = await raw(`/?token=${TOKEN}`);
   assert.equal(first.status, 200);
   const cookie = String(first.headers['set-cookie']);
+  // Named by port: a second studio on this machine must not overwrite this one's cookie.
+  assert.match(cookie, new RegExp(`^lejepa_studio_token_${server.port}=${TOKEN};`));
   assert.match(cookie, /HttpOnly/);
   assert.match(cookie, /SameSite=Strict/);
   assert.match(String(first.headers['content-security-policy']), /script-src 'self'/);
