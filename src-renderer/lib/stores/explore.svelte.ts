@@ -38,10 +38,20 @@ export interface Neighbour {
   split: string;
 }
 
-/** The isotropy evaluation: its numbers (flattened to `name → value`) and verdict. */
+/** The isotropy evaluation as the panel shows it (a subset of the engine's report). */
 export interface Isotropy {
-  numbers: [string, number][];
-  verdict: string | null;
+  n: number;
+  d: number;
+  meanNorm: number;
+  /** Covariance eigenvalues, largest first. */
+  eigenvalues: number[];
+  effectiveRank: number;
+  topEigenShare: number;
+  deadDimensions: number;
+  epps: { slices: number; median: number; gaussianReference: number };
+  verdict: string;
+  /** Sentences with the numbers that decided the verdict. */
+  reasons: string[];
 }
 
 interface ProjectionData {
@@ -69,6 +79,8 @@ export class ExploreStore {
   selection = $state<Set<number>>(new Set());
   neighbours = $state<{ of: number; list: Neighbour[] } | null>(null);
   isotropy = $state<Isotropy | null>(null);
+  /** Why there is no isotropy report to show, once asking for one has failed. */
+  isotropyProblem = $state<string | null>(null);
   datasetId = $state<number | null>(null);
   readonly embed: Task<EmbeddingRow>;
   readonly project: Task<{ id: number }>;
@@ -102,6 +114,7 @@ export class ExploreStore {
     this.neighbours = null;
     this.selection = new Set();
     this.isotropy = null;
+    this.isotropyProblem = null;
     this.tags = null;
     try {
       const version = await this.#studio.call<{ datasetId: number }>('dataset.version.show', {
@@ -157,16 +170,26 @@ export class ExploreStore {
         'eval.isotropy',
         { embeddingId: this.embedding.id },
       );
-      const numbers: [string, number][] = [];
-      const walk = (value: unknown, name: string) => {
-        if (typeof value === 'number') numbers.push([name, value]);
-        else if (value !== null && typeof value === 'object' && !Array.isArray(value))
-          for (const [k, v] of Object.entries(value)) walk(v, name ? `${name}.${k}` : k);
-      };
-      walk(row.result, '');
-      const verdict = (row.result as { verdict?: unknown } | null)?.verdict;
-      this.isotropy = { numbers, verdict: typeof verdict === 'string' ? verdict : null };
+      const r = row.result as Partial<Isotropy> | null;
+      this.isotropy =
+        r !== null && typeof r.verdict === 'string' && r.epps !== undefined
+          ? {
+              n: r.n ?? 0,
+              d: r.d ?? 0,
+              meanNorm: r.meanNorm ?? 0,
+              eigenvalues: r.eigenvalues ?? [],
+              effectiveRank: r.effectiveRank ?? 0,
+              topEigenShare: r.topEigenShare ?? 0,
+              deadDimensions: r.deadDimensions ?? 0,
+              epps: r.epps,
+              verdict: r.verdict,
+              reasons: r.reasons ?? [],
+            }
+          : null;
+      if (this.isotropy === null)
+        this.isotropyProblem = 'The isotropy report has an unexpected form; embed again.';
     } catch (err) {
+      this.isotropyProblem = (err as { message?: string }).message ?? 'The diagnostics failed.';
       this.#studio.notices.error(err);
     }
   }
