@@ -25,14 +25,18 @@ import {
 } from '../catalog/evaluation.ts';
 import { listMetrics, listRuns } from '../catalog/runs.ts';
 import type { Workspace } from '../catalog/workspace.ts';
-import { buildNeighbourIndex, type NeighbourIndex } from '../engine/eval/neighbours.ts';
+import {
+  buildNeighbourIndex,
+  type NeighbourIndex,
+  type NeighbourMetric,
+} from '../engine/eval/neighbours.ts';
 import { rankRuns, spearman } from '../engine/eval/ranking.ts';
 import { getExport, listExports } from '../catalog/exports.ts';
 import { awaitJob, embedDataset, loadEmbedding, runCheckpoint } from '../jobs/embed.ts';
 import type { EmbedImageInput } from '../jobs/embed-image-job.ts';
 import { exportRun } from '../jobs/export.ts';
 import type { EvalJobInput, EvalJobResult } from '../jobs/embed-eval-job.ts';
-import { embeddingFiles, type EmbeddingIndex } from '../jobs/embed-store.ts';
+import { embeddingFiles, type EmbeddingIndex, type StoredEmbedding } from '../jobs/embed-store.ts';
 import type { ProjectJobInput, ProjectJobResult } from '../jobs/project-job.ts';
 
 import { expected } from './errors.ts';
@@ -115,8 +119,33 @@ async function evaluate(
   return { ...row, reused: false };
 }
 
-/** Neighbour indexes kept per embedding while the api process lives (built in ~1 s for 100k). */
-const indexes = new Map<string, NeighbourIndex>();
+const labelOf = (index: EmbeddingIndex, row: number): string | null =>
+  index.labels[row]! >= 0 ? index.classes[index.labels[row]!]! : null;
+
+/**
+ * The matrices and neighbour indexes of the embeddings asked about most recently,
+ * kept while the api process lives, so that a click in the scatter does not read the
+ * matrix again (an index over 100k items builds in ~1 s). Each entry holds the matrix
+ * and a copy per metric, so only a few are kept; the oldest is dropped first. The
+ * finish time is part of the key: an embedding computed again is loaded afresh.
+ */
+const searchable = new Map<
+  string,
+  { stored: StoredEmbedding; byMetric: Map<NeighbourMetric, NeighbourIndex> }
+>();
+const KEPT_EMBEDDINGS = 2;
+
+function searchableEmbedding(ws: Workspace, emb: EmbeddingRow) {
+  const key = `${emb.id}:${emb.finishedAt}`;
+  let entry = searchable.get(key);
+  if (entry === undefined) {
+    const { x, index } = loadEmbedding(ws, emb.id);
+    entry = { stored: { x, index }, byMetric: new Map() };
+    if (searchable.size >= KEPT_EMBEDDINGS) searchable.delete(searchable.keys().next().value!);
+    searchable.set(key, entry);
+  }
+  return entry;
+}
 
 const embeddingMethods: MethodDef[] = [
   defineMethod({
@@ -179,7 +208,8 @@ const embeddingMethods: MethodDef[] = [
       }),
     run: async (ctx, input) => {
       const emb = readyEmbedding(ctx.ws, input.embeddingId);
-      const { x, index } = loadEmbedding(ctx.ws, input.embeddingId);
+      const entry = searchableEmbedding(ctx.ws, emb);
+      const { x, index } = entry.stored;
       let query: Float32Array;
       let row = -1;
       if (input.imagePath !== undefined) {
@@ -211,26 +241,31 @@ const embeddingMethods: MethodDef[] = [
       if (input.imagePath === undefined && (row < 0 || row >= index.count)) {
         throw expected(
           'item_not_in_embedding',
-          `Item ${input.itemId ?? input.row} is not in embedding ${input.embeddingId}. Pick an item of its dataset version.`,
+          input.itemId !== undefined
+            ? `Item ${input.itemId} is not in embedding ${input.embeddingId}. Pick an item of its dataset version.`
+            : `Row ${row} is outside embedding ${input.embeddingId}, whose rows are 0 to ${index.count - 1}. Pick a row in that range.`,
         );
       }
-      const key = `${input.embeddingId}:${input.metric}`;
-      let nn = indexes.get(key);
+      let nn = entry.byMetric.get(input.metric);
       if (nn === undefined) {
         nn = buildNeighbourIndex({ x, n: index.count, d: index.dim }, { metric: input.metric });
-        indexes.set(key, nn);
+        entry.byMetric.set(input.metric, nn);
       }
       const t0 = performance.now();
       const hits = nn.query(query, input.k, row);
       const ms = performance.now() - t0;
       return {
-        query: row >= 0 ? { row, itemId: index.itemIds[row] } : { image: input.imagePath },
+        query:
+          row >= 0
+            ? { row, itemId: index.itemIds[row], label: labelOf(index, row) }
+            : { image: input.imagePath },
         index: nn.kind,
+        metric: input.metric,
         ms,
         hits: Array.from(hits.indices, (r, i) => ({
           row: r,
           itemId: index.itemIds[r],
-          label: index.labels[r]! >= 0 ? index.classes[index.labels[r]!] : null,
+          label: labelOf(index, r),
           split: index.splits[r],
           score: hits.scores[i],
         })),

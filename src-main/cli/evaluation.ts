@@ -21,17 +21,36 @@ const EMBED_OPTIONS: OptionSpecs = {
   embedding: { type: 'string', help: 'an existing embedding id instead of --run' },
 };
 
-/** Prints `job.progress` events as one updating line (or a line per ~10 % off a terminal). */
+/** The progress line of each CLI context: one listener, relabelled per step of a command. */
+const progressLines = new WeakMap<
+  CliContext,
+  { label: string; lastTenth: number; open: boolean }
+>();
+
+/**
+ * Prints `job.progress` events under `label` as one updating line on a terminal
+ * (a line per ~10 % otherwise). A later call on the same context relabels the
+ * line for the next step of the command (embedding, then kNN, then the probe).
+ */
 export function showProgress(ctx: CliContext, label: string): void {
   const tty = process.stderr.isTTY === true;
-  let lastTenth = -1;
+  const known = progressLines.get(ctx);
+  if (known !== undefined) {
+    if (known.open) process.stderr.write('\n');
+    Object.assign(known, { label, lastTenth: -1, open: false });
+    return;
+  }
+  const line = { label, lastTenth: -1, open: false };
+  progressLines.set(ctx, line);
   ctx.onEvent((e) => {
     if (e.type !== 'job.progress' || e.total === null || e.total === 0) return;
     const frac = e.done / e.total;
-    const text = `${label}${e.message ? ` (${e.message})` : ''}: ${(frac * 100).toFixed(0)}%`;
-    if (tty) process.stderr.write(`\r${text}   ${frac >= 1 ? '\n' : ''}`);
-    else if (Math.floor(frac * 10) > lastTenth) {
-      lastTenth = Math.floor(frac * 10);
+    const text = `${line.label}${e.message ? ` (${e.message})` : ''}: ${(frac * 100).toFixed(0)}%`;
+    if (tty) {
+      process.stderr.write(`\r${text}   ${frac >= 1 ? '\n' : ''}`);
+      line.open = frac < 1;
+    } else if (Math.floor(frac * 10) > line.lastTenth) {
+      line.lastTenth = Math.floor(frac * 10);
       ctx.say(text);
     }
   });
@@ -44,6 +63,30 @@ const int = (args: ParsedArgs, name: string) => {
   }
   return v;
 };
+
+/** A string option limited to a few words; anything else is refused with the choices. */
+function choice<T extends string>(
+  args: ParsedArgs,
+  name: string,
+  allowed: readonly T[],
+): T | undefined {
+  const v = args.options[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+    const list = allowed.map((a) => `\`${a}\``).join(', ');
+    throw expected('invalid_option', `--${name} must be one of ${list}, got ${JSON.stringify(v)}.`);
+  }
+  return v as T;
+}
+
+/** A required whole-number option, refused with a sentence that says what to give. */
+const requiredInt = (args: ParsedArgs, name: string, what: string): number => {
+  const v = int(args, name);
+  if (v === undefined) throw expected('invalid_option', `Give --${name} ID: ${what}.`);
+  return v;
+};
+
+const EMBEDDING_HINT = 'the embedding to use (list them with `lejepa-studio embeddings`)';
 
 /** The embedding named by --embedding, or the one of --run (computed when missing). */
 async function resolveEmbedding(ctx: CliContext, args: ParsedArgs): Promise<EmbeddingRow> {
@@ -64,13 +107,60 @@ async function resolveEmbedding(ctx: CliContext, args: ParsedArgs): Promise<Embe
   if (step !== undefined) input.step = step;
   if (version !== undefined) input.versionId = version;
   if (batch !== undefined) input.batch = batch;
-  if (typeof args.options.head === 'string') input.head = args.options.head;
+  const head = choice(args, 'head', ['backbone', 'projector']);
+  if (head !== undefined) input.head = head;
   if (typeof args.options.backend === 'string') input.backend = args.options.backend;
   return ctx.call<EmbeddingRow>('embedding.create', input);
 }
 
 const describeEmbedding = (e: EmbeddingRow) =>
   `embedding ${e.id}: ${e.count} × ${e.dim} (${e.head}) of version ${e.versionId}, run ${e.runId} step ${e.checkpointStep}`;
+
+interface ProjectionInfo {
+  explained?: number[];
+  inertia?: number;
+  iterations?: number;
+  exactGraph?: boolean;
+  epochs?: number;
+}
+
+/** The one line a projection's job reports: variance kept, cluster fit or UMAP graph. */
+function describeProjection(method: string, info: ProjectionInfo): string {
+  if (method === 'pca' && info.explained) {
+    const shares = info.explained.map((v) => `${(v * 100).toFixed(1)} %`).join(', ');
+    return `variance along the axes: ${shares}`;
+  }
+  if (method === 'kmeans' && info.inertia !== undefined) {
+    return `sum of squared distances to the centres ${info.inertia.toPrecision(4)} after ${info.iterations} iterations`;
+  }
+  if (method === 'umap' && info.epochs !== undefined) {
+    return `${info.exactGraph ? 'exact' : 'approximate'} neighbour graph, ${info.epochs} layout epochs`;
+  }
+  return '';
+}
+
+interface ProbeSummary {
+  trainAccuracy: number;
+  iterations: number;
+  converged: boolean;
+  reason: string;
+  gradientMax?: number;
+}
+
+/** How the probe's optimiser stopped, in words. */
+function probeStop(p: ProbeSummary): string {
+  const its = `${p.iterations} L-BFGS iteration${p.iterations === 1 ? '' : 's'}`;
+  if (p.converged) return `converged in ${its}`;
+  const g =
+    p.gradientMax === undefined ? '' : `, largest gradient entry ${p.gradientMax.toExponential(1)}`;
+  if (p.reason === 'line-search') {
+    return `${its}; stopped where float32 rounding hides any further decrease${g}`;
+  }
+  if (p.reason === 'max-iterations') {
+    return `stopped at the limit of ${its}${g}; raise it with --max-iter`;
+  }
+  return `${its}, stopped (${p.reason})${g}`;
+}
 
 const pct = (v: number | null | undefined) => (v == null ? '–' : `${(v * 100).toFixed(2)} %`);
 
@@ -112,6 +202,7 @@ export const evaluationCommands: CliCommand[] = [
       metric: { type: 'string', help: 'cosine (default) or euclidean' },
       split: { type: 'string', help: 'val or test (default: test when present)' },
       l2: { type: 'string', help: 'probe weight penalty (default 1e-4)' },
+      'max-iter': { type: 'string', help: 'probe L-BFGS iterations at most (default 500)' },
       force: { type: 'boolean', help: 'compute again even when stored' },
     },
     async run(ctx, args) {
@@ -120,22 +211,26 @@ export const evaluationCommands: CliCommand[] = [
         embeddingId: e.id,
         force: args.options.force === true,
       };
-      if (typeof args.options.split === 'string') common.split = args.options.split;
+      const split = choice(args, 'split', ['val', 'test']);
+      if (split !== undefined) common.split = split;
       if (typeof args.options.backend === 'string') common.backend = args.options.backend;
       showProgress(ctx, 'kNN');
       const knnIn = { ...common } as Record<string, unknown>;
       if (int(args, 'k') !== undefined) knnIn.k = int(args, 'k');
-      if (typeof args.options.metric === 'string') knnIn.metric = args.options.metric;
+      const metric = choice(args, 'metric', ['cosine', 'euclidean']);
+      if (metric !== undefined) knnIn.metric = metric;
       const knn = await ctx.call<EvaluationRow>('eval.knn', knnIn);
       const probeIn = { ...common } as Record<string, unknown>;
       if (numberOption(args, 'l2') !== undefined) probeIn.l2 = numberOption(args, 'l2');
+      if (int(args, 'max-iter') !== undefined) probeIn.maxIter = int(args, 'max-iter');
+      showProgress(ctx, 'linear probe (L-BFGS iterations)');
       const probe = await ctx.call<EvaluationRow>('eval.probe', probeIn);
-      const p = probe.result as { trainAccuracy: number; iterations: number; converged: boolean };
+      const p = probe.result as ProbeSummary;
       const k = knn.params as { k: number; metric: string; split: string };
       const text = [
         describeEmbedding(e),
         `kNN (k ${k.k}, ${k.metric}) on ${k.split}: ${pct(knn.score)}`,
-        `linear probe on ${k.split}: ${pct(probe.score)} (train ${pct(p.trainAccuracy)}, ${p.iterations} L-BFGS iterations${p.converged ? '' : ', not converged'})`,
+        `linear probe on ${k.split}: ${pct(probe.score)} (train ${pct(p.trainAccuracy)}; ${probeStop(p)})`,
       ].join('\n');
       return { result: { embedding: e, knn, probe }, text };
     },
@@ -188,9 +283,12 @@ export const evaluationCommands: CliCommand[] = [
         agreement: { runsWithAccuracy: number; spearmanLoss: number; spearmanScaledLoss: number };
       };
       const r = await ctx.call<Ranked>('eval.rank', {});
-      const lines = r.runs.map(
-        (x) =>
-          `${String(x.rank).padStart(3)}. run ${x.runId}  loss ${x.loss.toFixed(4)}  λ ${x.lambda}  loss/λ^0.4 ${x.scaledLoss.toFixed(4)}  probe ${pct(x.probeAccuracy)}  kNN ${pct(x.knnAccuracy)}  ${x.name}`,
+      const lines = ['runs ranked by final training loss / λ^0.4 (lowest first: predicted best)'];
+      lines.push(
+        ...r.runs.map(
+          (x) =>
+            `${String(x.rank).padStart(3)}. run ${x.runId}  loss ${x.loss.toFixed(4)}  λ ${x.lambda}  loss/λ^0.4 ${x.scaledLoss.toFixed(4)}  probe ${pct(x.probeAccuracy)}  kNN ${pct(x.knnAccuracy)}  ${x.name}`,
+        ),
       );
       const a = r.agreement;
       lines.push(
@@ -215,23 +313,32 @@ export const evaluationCommands: CliCommand[] = [
       neighbours: { type: 'string', help: 'UMAP neighbours (default 15)' },
       k: { type: 'string', help: 'k-means clusters (default 10)' },
       seed: { type: 'string', help: 'seed (default 0)' },
+      'min-dist': { type: 'string', help: 'UMAP minimum distance (default 0.1)' },
       backend: { type: 'string', help: 'backend for the neighbour graph' },
+      force: { type: 'boolean', help: 'compute again even when stored' },
     },
     async run(ctx, args) {
       const input: Record<string, unknown> = {
-        embeddingId: int(args, 'embedding'),
-        method: args.options.method ?? 'pca',
+        embeddingId: requiredInt(args, 'embedding', EMBEDDING_HINT),
+        method: choice(args, 'method', ['pca', 'umap', 'kmeans']) ?? 'pca',
       };
       for (const name of ['components', 'neighbours', 'k', 'seed']) {
         if (int(args, name) !== undefined) input[name] = int(args, name);
       }
+      if (numberOption(args, 'min-dist') !== undefined)
+        input.minDist = numberOption(args, 'min-dist');
       if (typeof args.options.backend === 'string') input.backend = args.options.backend;
+      if (args.options.force === true) input.force = true;
       showProgress(ctx, String(input.method));
-      const p = await ctx.call<ProjectionRow & { info?: unknown }>('projection.create', input);
-      return {
-        result: p,
-        text: `projection ${p.id} (${p.method}) of embedding ${p.embeddingId}: ${p.path} in ${p.seconds?.toFixed(2)} s`,
-      };
+      const p = await ctx.call<ProjectionRow & { info?: ProjectionInfo; reused?: boolean }>(
+        'projection.create',
+        input,
+      );
+      const lines = [
+        `projection ${p.id} (${p.method}) of embedding ${p.embeddingId}: ${p.path} in ${p.seconds?.toFixed(2)} s${p.reused ? ' (stored, reused)' : ''}`,
+      ];
+      if (p.info !== undefined) lines.push(`  ${describeProjection(p.method, p.info)}`);
+      return { result: p, text: lines.join('\n') };
     },
   },
   {
@@ -247,16 +354,27 @@ export const evaluationCommands: CliCommand[] = [
       metric: { type: 'string', help: 'cosine (default) or euclidean' },
     },
     async run(ctx, args) {
-      const input: Record<string, unknown> = { embeddingId: int(args, 'embedding') };
+      const input: Record<string, unknown> = {
+        embeddingId: requiredInt(args, 'embedding', EMBEDDING_HINT),
+      };
       if (int(args, 'item') !== undefined) input.itemId = int(args, 'item');
       if (int(args, 'row') !== undefined) input.row = int(args, 'row');
       if (typeof args.options.image === 'string') input.imagePath = args.options.image;
+      const given = ['itemId', 'row', 'imagePath'].filter((key) => key in input).length;
+      if (given !== 1) {
+        throw expected(
+          'invalid_option',
+          'Give exactly one of --item ID, --row N or --image FILE: the item (or image file) whose neighbours to list.',
+        );
+      }
       if (int(args, 'k') !== undefined) input.k = int(args, 'k');
-      if (typeof args.options.metric === 'string') input.metric = args.options.metric;
+      const metric = choice(args, 'metric', ['cosine', 'euclidean']);
+      if (metric !== undefined) input.metric = metric;
       type Hits = {
-        query: { row?: number; itemId?: number; image?: string };
+        query: { row?: number; itemId?: number; image?: string; label?: string | null };
         ms: number;
         index: string;
+        metric: string;
         hits: { row: number; itemId: number; label: string | null; split: string; score: number }[];
       };
       const r = await ctx.call<Hits>('embedding.neighbours', input);
@@ -264,8 +382,12 @@ export const evaluationCommands: CliCommand[] = [
         (h, i) =>
           `${String(i + 1).padStart(3)}. item ${h.itemId} (row ${h.row}, ${h.split}, ${h.label ?? 'no label'})  ${h.score.toFixed(4)}`,
       );
-      const what = r.query.image ?? `item ${r.query.itemId}`;
-      lines.unshift(`neighbours of ${what} (${r.index}, ${r.ms.toFixed(1)} ms):`);
+      const what =
+        r.query.image ??
+        `item ${r.query.itemId} (row ${r.query.row}, ${r.query.label ?? 'no label'})`;
+      const score = r.metric === 'euclidean' ? 'Euclidean distance' : 'cosine similarity';
+      const index = r.index === 'exact' ? 'exact search' : 'approximate index';
+      lines.unshift(`neighbours of ${what}, by ${score} (${index}, ${r.ms.toFixed(1)} ms):`);
       return { result: r, text: lines.join('\n') };
     },
   },
@@ -282,8 +404,8 @@ export const evaluationCommands: CliCommand[] = [
     },
     async run(ctx, args) {
       const input: Record<string, unknown> = {
-        runId: int(args, 'run'),
-        format: args.options.format ?? 'all',
+        runId: requiredInt(args, 'run', 'the run to export (list them with `lejepa-studio runs`)'),
+        format: choice(args, 'format', ['tfjs', 'onnx', 'all']) ?? 'all',
         withProjector: args.options['with-projector'] === true,
       };
       if (int(args, 'checkpoint') !== undefined) input.step = int(args, 'checkpoint');

@@ -33,6 +33,12 @@ export interface LinearProbeResult {
   evaluations: number;
   converged: boolean;
   reason: LbfgsResult['reason'];
+  /**
+   * Largest absolute gradient entry at the end. When the line search stops first
+   * ('line-search'), float32 rounding of the objective has usually been reached and
+   * this is small; it says how close to the optimum the probe got.
+   */
+  gradientMax: number;
   classes: number;
   trainCount: number;
   testCount: number;
@@ -163,6 +169,7 @@ export function linearProbe(
     evaluations: result.evaluations,
     converged: result.converged,
     reason: result.reason,
+    gradientMax: result.g.reduce((m, v) => Math.max(m, Math.abs(v)), 0),
     classes: c,
     trainCount: tr.n,
     testCount: te.n,
