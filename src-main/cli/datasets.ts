@@ -114,7 +114,7 @@ const importCommand: CliCommand = {
     const show = progressPrinter();
     ctx.onEvent((e) => {
       if (e.type !== 'import.progress') return;
-      if (e.phase === 'scan') show(`scanning… ${e.done} files found`);
+      if (e.phase === 'scan') show(e.done === 0 ? 'scanning…' : `scanning… ${e.done} files found`);
       else if (e.phase === 'decode')
         show(`importing ${e.done}/${e.total ?? '?'} (${e.skipped} skipped)`);
       else if (e.phase === 'duplicates') show('looking for duplicates…');

@@ -61,9 +61,12 @@ export function readLabelCsv(file: string): CsvLabels {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
     throw expected(
       'csv_unreadable',
-      `The label file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}). Check the path.`,
+      code === 'ENOENT'
+        ? `The label file ${file} does not exist. Check the path given after "csv:".`
+        : `The label file ${file} cannot be read (${code ?? String(err)}). Check the path and its permissions.`,
     );
   }
   const rows = parseCsv(text);

@@ -79,6 +79,13 @@ test('labels from a CSV; a bad row is refused with its line and field', async ()
       assert.match(e.message, pattern);
       assert.ok(e.message.includes(csv), 'the message names the file');
     }
+    const noCsv = join(root, 'no-such.csv');
+    const absent = await api.fail('dataset.import', { paths: [root], labels: 'csv', csv: noCsv });
+    assert.equal(absent.code, 'csv_unreadable');
+    assert.equal(
+      absent.message,
+      `The label file ${noCsv} does not exist. Check the path given after "csv:".`,
+    );
     const missing = await api.fail('dataset.import', { paths: [join(root, 'nope')] });
     assert.equal(missing.code, 'folder_not_found');
   } finally {
