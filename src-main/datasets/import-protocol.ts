@@ -18,7 +18,8 @@ export type DecodeResult =
   | { key: number; ok: false; code: SkipCode; message: string };
 
 export type ToWorker =
-  | { type: 'scan'; roots: string[] }
+  /** `skip`: folders not to enter (the workspace, when it lies inside a root). */
+  | { type: 'scan'; roots: string[]; skip: string[] }
   | { type: 'decode'; jobs: DecodeJob[]; options: DecodeOptions; concurrency: number };
 
 export type FromWorker =

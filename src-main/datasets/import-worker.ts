@@ -57,7 +57,7 @@ async function handle(message: ToWorker): Promise<void> {
   try {
     if (message.type === 'scan') {
       const results = message.roots.map((root) =>
-        scanFolder(root, (found) => void send({ type: 'scan-progress', found })),
+        scanFolder(root, (found) => void send({ type: 'scan-progress', found }), message.skip),
       );
       const cpu = process.cpuUsage();
       await send({ type: 'scanned', results, cpuSeconds: (cpu.user + cpu.system) / 1e6 });

@@ -210,7 +210,7 @@ export async function runImport(
     // Phase 1: scan every root in the child.
     progress('scan', 0, null, 0, 0);
     let childCpu = 0;
-    const scans = await link.run({ type: 'scan', roots }, (m) => {
+    const scans = await link.run({ type: 'scan', roots, skip: [ws.root] }, (m) => {
       if (m.type === 'scan-progress') progress('scan', m.found, null, 0, 0);
       if (m.type !== 'scanned') return undefined;
       childCpu = m.cpuSeconds;
@@ -231,6 +231,7 @@ export async function runImport(
       symlink_loop: 0,
       not_a_file: 0,
       notes: 0,
+      workspace: 0,
     };
     let csvUnmatched = 0;
     scans.forEach((scan: ScanResult, r) => {

@@ -6,7 +6,9 @@
  * OS debris (`._*`, `.DS_Store`, `Thumbs.db`, `desktop.ini`), hidden files and
  * folders (names starting with a dot), symlinks that lead back into a folder
  * already being scanned (loops) or already scanned (repeats), and things that are
- * neither files nor folders (sockets, pipes, devices), and the notes that
+ * neither files nor folders (sockets, pipes, devices), the studio's own
+ * workspace folder when it lies inside a scanned folder (its thumbnails and
+ * catalog are not images of the dataset), and the notes that
  * travel with image folders, recognised by name: README, LICENSE, NOTICE,
  * COPYING, CHANGELOG and files ending in .txt, .md, .csv, .tsv, .json, .yaml,
  * .yml, .xml, .html, .py, .ipynb, .log. Any other file that is not an image,
@@ -16,7 +18,8 @@
 import { readdirSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { join } from 'node:path';
 
-export type IgnoreReason = 'os_debris' | 'hidden' | 'symlink_loop' | 'not_a_file' | 'notes';
+export type IgnoreReason =
+  'os_debris' | 'hidden' | 'symlink_loop' | 'not_a_file' | 'notes' | 'workspace';
 
 export interface ScanEntry {
   path: string;
@@ -65,13 +68,31 @@ function errnoCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
 }
 
-/** Scans `root` recursively; `onProgress` is called now and then with the number of files found. */
-export function scanFolder(root: string, onProgress?: (found: number) => void): ScanResult {
+/** The device:inode key of a folder, or undefined when it does not exist. */
+function folderKey(path: string): string | undefined {
+  try {
+    const s = statSync(path);
+    return s.isDirectory() ? `${s.dev}:${s.ino}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Scans `root` recursively; `onProgress` is called now and then with the number
+ * of files found. Folders in `skip` (the workspace) are not entered, and counted.
+ */
+export function scanFolder(
+  root: string,
+  onProgress?: (found: number) => void,
+  skip: readonly string[] = [],
+): ScanResult {
   const result: ScanResult = {
     files: [],
     problems: [],
-    ignored: { os_debris: 0, hidden: 0, symlink_loop: 0, not_a_file: 0, notes: 0 },
+    ignored: { os_debris: 0, hidden: 0, symlink_loop: 0, not_a_file: 0, notes: 0, workspace: 0 },
   };
+  const skipped = new Set(skip.map(folderKey).filter((k) => k !== undefined));
   const visited = new Set<string>();
   const rootStat = statSync(root);
   visited.add(`${rootStat.dev}:${rootStat.ino}`);
@@ -143,6 +164,10 @@ export function scanFolder(root: string, onProgress?: (found: number) => void): 
       }
       if (stat.isDirectory()) {
         const key = `${stat.dev}:${stat.ino}`;
+        if (skipped.has(key)) {
+          result.ignored.workspace++;
+          continue;
+        }
         if (visited.has(key)) {
           result.ignored.symlink_loop++;
           continue;

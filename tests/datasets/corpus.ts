@@ -220,6 +220,6 @@ export async function writeAwkwardCorpus(root: string): Promise<Corpus> {
     root,
     expected,
     lockedRel: 'cat/locked.png',
-    ignored: { os_debris: 4, hidden: 2, symlink_loop: 2, not_a_file: 0, notes: 1 },
+    ignored: { os_debris: 4, hidden: 2, symlink_loop: 2, not_a_file: 0, notes: 1, workspace: 0 },
   };
 }
