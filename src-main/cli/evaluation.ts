@@ -259,7 +259,12 @@ export const evaluationCommands: CliCommand[] = [
         `mean norm ${r.meanNorm.toPrecision(3)}; std per dimension ${Math.min(...r.std).toPrecision(3)}–${Math.max(...r.std).toPrecision(3)}`,
         `effective rank ${r.effectiveRank.toFixed(1)} of ${r.d}; top eigenvalues ${top.join(', ')}; top share ${(r.topEigenShare * 100).toFixed(1)} %`,
         `near-dead dimensions ${r.deadDimensions} (${(r.deadShare * 100).toFixed(1)} %)`,
-        `Epps–Pulley per slice: median ${r.epps.median.toFixed(3)}, mean ${r.epps.mean.toFixed(3)} over ${r.epps.slices} slices of ${r.epps.sampleRows} rows; Gaussian data standardised alike ${r.epps.gaussianReference.toFixed(3)} (textbook N(0,1) value ${r.epps.expectedGaussian.toFixed(3)})`,
+        `Epps–Pulley per slice, standardised per dimension: median ${r.epps.median.toFixed(3)}, mean ${r.epps.mean.toFixed(3)} over ${r.epps.slices} slices of ${r.epps.sampleRows} rows; Gaussian data standardised alike: median ${r.epps.gaussianReference.toFixed(3)}`,
+        ...(r.epps.asIs
+          ? [
+              `Epps–Pulley per slice as is (what SIGReg measures): mean ${r.epps.asIs.mean.toPrecision(4)}, median ${r.epps.asIs.median.toPrecision(4)}; N(0, I) data: mean ${r.epps.expectedGaussian.toFixed(3)}`,
+            ]
+          : []),
       ].join('\n');
       return { result: row, text };
     },

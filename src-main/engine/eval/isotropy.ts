@@ -9,7 +9,7 @@
 import { moments } from './covariance.ts';
 import { symmetricEigen } from './eigen.ts';
 import type { Features } from './features.ts';
-import { quadrature, type QuadratureOptions } from '../lejepa/quadrature.ts';
+import { quadrature, type Quadrature, type QuadratureOptions } from '../lejepa/quadrature.ts';
 import { Rng } from '../rng.ts';
 
 export type IsotropyVerdict = 'healthy' | 'collapsed' | 'anisotropic';
@@ -56,6 +56,7 @@ export interface IsotropyReport {
   epps: {
     slices: number;
     sampleRows: number;
+    /** Per slice, on the embedding standardised per dimension (what the verdict uses). */
     perSlice: number[];
     mean: number;
     median: number;
@@ -63,6 +64,12 @@ export interface IsotropyReport {
     expectedGaussian: number;
     /** Median statistic of Gaussian data of the same size, standardised like the embedding. */
     gaussianReference: number;
+    /**
+     * The same slices of the embedding as it is, neither centred nor scaled: what the
+     * SIGReg term measures. For N(0, I) data its mean over slices is `expectedGaussian`
+     * (≈ 1.05); for a backbone, whose scale SIGReg never sees, it mostly tells the scale.
+     */
+    asIs: { perSlice: number[]; mean: number; median: number };
   };
   verdict: IsotropyVerdict;
   /** Plain sentences with the numbers that decided the verdict. */
@@ -88,9 +95,9 @@ export function isotropy(f: Features, options: IsotropyOptions = {}): IsotropyRe
   const effectiveRank = trace > 0 ? Math.exp(entropy) : 0;
 
   const rng = new Rng(options.seed ?? 0);
-  const epps = eppsPulleySlices(f, mean, std, dead, options, rng);
+  const { asIs, ...epps } = eppsPulleySlices(f, mean, std, dead, options, rng, true);
   const eppsMedian = median(epps.perSlice);
-  const eppsMean = epps.perSlice.reduce((s, v) => s + v, 0) / epps.perSlice.length;
+  const eppsMean = meanOf(epps.perSlice);
   const reference = gaussianReference(epps.sampleRows, d, options, rng);
 
   const ratio = effectiveRank / d;
@@ -138,7 +145,13 @@ export function isotropy(f: Features, options: IsotropyOptions = {}): IsotropyRe
     topEigenShare: trace > 0 ? eigenvalues[0]! / trace : 0,
     deadDimensions,
     deadShare,
-    epps: { ...epps, mean: eppsMean, median: eppsMedian, gaussianReference: reference },
+    epps: {
+      ...epps,
+      mean: eppsMean,
+      median: eppsMedian,
+      gaussianReference: reference,
+      asIs: { perSlice: asIs, mean: meanOf(asIs), median: median(asIs) },
+    },
     verdict,
     reasons,
     thresholds: T,
@@ -146,52 +159,32 @@ export function isotropy(f: Features, options: IsotropyOptions = {}): IsotropyRe
 }
 
 /**
- * Per-slice Epps–Pulley statistic (the SIGReg statistic of the LeJEPA paper,
- * N · Σ_k w_k |ecf(t_k) − φ(t_k)|²) of the standardised rows projected on
- * random unit directions, in float64. Dead dimensions are set to zero rather
- * than blown up by a near-zero std.
+ * Per-slice Epps–Pulley statistic against N(0, 1), the quantity SIGReg averages
+ * (LeJEPA §4): N · Σ_k w_k |ecf(t_k) − φ(t_k)|² for each slice, in float64.
+ * `fill(r, out)` writes row r [d] of the data; `directions` is [d, slices]
+ * row-major with unit-length columns, as in the golden vectors. Returns [slices].
  */
-function eppsPulleySlices(
-  f: Features,
-  mean: ArrayLike<number>,
-  std: number[],
-  dead: boolean[],
-  options: IsotropyOptions,
-  rng: Rng,
-) {
-  const { x, n, d } = f;
-  const slices = options.slices ?? 256;
-  const quad = quadrature(options.quadrature);
-  const sample = Math.min(n, options.sampleRows ?? 10_000);
-  const rows = Array.from({ length: n }, (_, i) => i);
-  if (sample < n) rng.shuffle(rows);
-
-  const dirs = new Float64Array(d * slices);
-  for (let m = 0; m < slices; m++) {
-    let norm = 0;
-    for (let j = 0; j < d; j++) {
-      const v = rng.normal();
-      dirs[j * slices + m] = v;
-      norm += v * v;
-    }
-    norm = Math.sqrt(norm);
-    for (let j = 0; j < d; j++) dirs[j * slices + m] = dirs[j * slices + m]! / norm;
-  }
-
+export function eppsPulley(
+  rows: number,
+  d: number,
+  fill: (r: number, out: Float64Array) => void,
+  directions: ArrayLike<number>,
+  slices: number,
+  quad: Quadrature,
+): number[] {
   const T = quad.t.length;
   const re = new Float64Array(slices * T);
   const im = new Float64Array(slices * T);
   const z = new Float64Array(d);
   const u = new Float64Array(slices);
-  for (let s = 0; s < sample; s++) {
-    const row = rows[s]! * d;
-    for (let j = 0; j < d; j++) z[j] = dead[j] ? 0 : (x[row + j]! - mean[j]!) / std[j]!;
+  for (let s = 0; s < rows; s++) {
+    fill(s, z);
     u.fill(0);
     for (let j = 0; j < d; j++) {
       const zj = z[j]!;
       if (zj === 0) continue;
       const base = j * slices;
-      for (let m = 0; m < slices; m++) u[m] = u[m]! + zj * dirs[base + m]!;
+      for (let m = 0; m < slices; m++) u[m] = u[m]! + zj * directions[base + m]!;
     }
     for (let m = 0; m < slices; m++) {
       for (let k = 0; k < T; k++) {
@@ -205,22 +198,86 @@ function eppsPulleySlices(
   for (let m = 0; m < slices; m++) {
     let stat = 0;
     for (let k = 0; k < T; k++) {
-      const r = re[m * T + k]! / sample - quad.phi[k]!;
-      const i = im[m * T + k]! / sample;
+      const r = re[m * T + k]! / rows - quad.phi[k]!;
+      const i = im[m * T + k]! / rows;
       stat += quad.weights[k]! * (r * r + i * i);
     }
-    perSlice[m] = sample * stat;
+    perSlice[m] = rows * stat;
   }
-  let expectedGaussian = 0;
-  for (let k = 0; k < T; k++) expectedGaussian += quad.weights[k]! * (1 - quad.phi[k]! ** 2);
-  return { slices, sampleRows: sample, perSlice, expectedGaussian };
+  return perSlice;
+}
+
+/**
+ * E[statistic] for samples of N(0, 1) with known mean and variance, at any N:
+ * Σ_k w_k (1 − φ(t_k)²), since E|ecf(t) − φ(t)|² = (1 − φ(t)²)/N. About 1.05 on the
+ * default grid (t_max 3, 17 nodes), as the golden vectors' README states.
+ */
+export function eppsPulleyGaussianMean(quad: Quadrature): number {
+  let sum = 0;
+  for (let k = 0; k < quad.t.length; k++) sum += quad.weights[k]! * (1 - quad.phi[k]! ** 2);
+  return sum;
+}
+
+/** `slices` random unit directions in d dimensions: [d, slices] row-major. */
+function randomDirections(d: number, slices: number, rng: Rng): Float64Array {
+  const dirs = new Float64Array(d * slices);
+  for (let m = 0; m < slices; m++) {
+    let norm = 0;
+    for (let j = 0; j < d; j++) {
+      const v = rng.normal();
+      dirs[j * slices + m] = v;
+      norm += v * v;
+    }
+    norm = Math.sqrt(norm);
+    for (let j = 0; j < d; j++) dirs[j * slices + m] = dirs[j * slices + m]! / norm;
+  }
+  return dirs;
+}
+
+/**
+ * The statistic of the rows, once standardised per dimension (dead dimensions set to
+ * zero rather than blown up by a near-zero std) and once as they are, on the same
+ * random directions and the same sample of rows.
+ */
+function eppsPulleySlices(
+  f: Features,
+  mean: ArrayLike<number>,
+  std: number[],
+  dead: boolean[],
+  options: IsotropyOptions,
+  rng: Rng,
+  withAsIs: boolean,
+) {
+  const { x, n, d } = f;
+  const slices = options.slices ?? 256;
+  const quad = quadrature(options.quadrature);
+  const sample = Math.min(n, options.sampleRows ?? 10_000);
+  const rows = Array.from({ length: n }, (_, i) => i);
+  if (sample < n) rng.shuffle(rows);
+  const dirs = randomDirections(d, slices, rng);
+  const standardised = (s: number, z: Float64Array) => {
+    const row = rows[s]! * d;
+    for (let j = 0; j < d; j++) z[j] = dead[j] ? 0 : (x[row + j]! - mean[j]!) / std[j]!;
+  };
+  const asIs = (s: number, z: Float64Array) => {
+    const row = rows[s]! * d;
+    for (let j = 0; j < d; j++) z[j] = x[row + j]!;
+  };
+  return {
+    slices,
+    sampleRows: sample,
+    perSlice: eppsPulley(sample, d, standardised, dirs, slices, quad),
+    asIs: withAsIs ? eppsPulley(sample, d, asIs, dirs, slices, quad) : [],
+    expectedGaussian: eppsPulleyGaussianMean(quad),
+  };
 }
 
 /**
  * The same statistic on a true Gaussian sample of the same size and width,
  * standardised the same way. Standardising with the sample's own mean and std
- * removes part of the statistic (about 0.4 instead of 1.05 per slice), so this
- * reference, not the textbook value, is what an embedding is compared with.
+ * removes part of the statistic (a median of about 0.4 instead of a mean of 1.05 per
+ * slice), so this reference, not the textbook value, is what an embedding's
+ * standardised statistic is compared with.
  */
 function gaussianReference(n: number, d: number, options: IsotropyOptions, rng: Rng): number {
   const x = rng.normalArray(n * d);
@@ -232,15 +289,12 @@ function gaussianReference(n: number, d: number, options: IsotropyOptions, rng: 
     for (let j = 0; j < d; j++) sq[j] = sq[j]! + (x[i * d + j]! - mean[j]!) ** 2;
   }
   const std = Array.from(sq, (v) => Math.sqrt(v / (n - 1)));
-  const { perSlice } = eppsPulleySlices(
-    ref,
-    mean,
-    std,
-    Array<boolean>(d).fill(false),
-    options,
-    rng,
-  );
-  return median(perSlice);
+  const dead = Array<boolean>(d).fill(false);
+  return median(eppsPulleySlices(ref, mean, std, dead, options, rng, false).perSlice);
+}
+
+function meanOf(values: number[]): number {
+  return values.reduce((s, v) => s + v, 0) / values.length;
 }
 
 function median(values: number[]): number {

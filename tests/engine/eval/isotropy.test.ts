@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { before, test } from 'node:test';
 
-import { isotropy } from '../../../src-main/engine/eval/isotropy.ts';
+import {
+  eppsPulley,
+  eppsPulleyGaussianMean,
+  isotropy,
+} from '../../../src-main/engine/eval/isotropy.ts';
+import { quadrature, type QuadratureGrid } from '../../../src-main/engine/lejepa/quadrature.ts';
 import { Rng } from '../../../src-main/engine/rng.ts';
+import { NO_VECTORS, sharedVectorsDir } from '../helpers.ts';
 import { useCpu } from './synthetic.ts';
 
 before(useCpu);
@@ -83,4 +90,77 @@ test('a fast-decaying spectrum is anisotropic, and the statistic sees it', () =>
   // Eigenvalues follow the squared scales.
   assert.ok(Math.abs(report.eigenvalues[0]! - 1) < 0.1, `${report.eigenvalues[0]}`);
   assert.ok(Math.abs(report.eigenvalues[1]! - 0.64) < 0.07, `${report.eigenvalues[1]}`);
+});
+
+interface SigregCase {
+  name: string;
+  N: number;
+  D: number;
+  M: number;
+  quadrature: { grid: QuadratureGrid; t_max: number; n_points: number };
+  z: number[][];
+  directions: number[][];
+  expected: { per_slice: number[] };
+}
+
+const vectors = sharedVectorsDir();
+
+test(
+  'the per-slice Epps–Pulley statistic reproduces every golden SIGReg case in float64',
+  { skip: vectors === null ? NO_VECTORS : false },
+  () => {
+    const file = JSON.parse(readFileSync(`${vectors}sigreg.json`, 'utf8')) as {
+      cases: SigregCase[];
+    };
+    for (const c of file.cases) {
+      const q = c.quadrature;
+      const quad = quadrature({ grid: q.grid, tMax: q.t_max, nPoints: q.n_points });
+      const dirs = c.directions.flat();
+      const fill = (r: number, out: Float64Array) => out.set(c.z[r]!);
+      const got = eppsPulley(c.N, c.D, fill, dirs, c.M, quad);
+      assert.equal(got.length, c.M);
+      c.expected.per_slice.forEach((want, m) => {
+        const err = Math.abs(got[m]! - want);
+        assert.ok(
+          err <= 1e-9 * Math.abs(want) + 1e-12,
+          `${c.name} slice ${m}: ${got[m]} vs ${want}`,
+        );
+      });
+    }
+  },
+);
+
+test('the Gaussian expectation is about 1.05 on the default grid, and N(0, I) as is averages it', () => {
+  const expected = eppsPulleyGaussianMean(quadrature());
+  // Σ_k w_k (1 − φ_k²) on 17 nodes over [0, 3], folded: 1.05246 (computed independently).
+  assert.ok(Math.abs(expected - 1.05246) < 1e-5, `${expected}`);
+  // The as-is statistic of one sample is noisy (all slices share it): average 8 samples.
+  let sum = 0;
+  for (let seed = 1; seed <= 8; seed++) {
+    const n = 1500;
+    const d = 24;
+    const x = new Rng(seed).normalArray(n * d);
+    const r = isotropy({ x, n, d }, { slices: 64, seed });
+    assert.equal(r.verdict, 'healthy', r.reasons.join(' '));
+    assert.equal(r.epps.expectedGaussian, expected);
+    sum += r.epps.asIs.mean;
+    if (seed > 1) continue;
+    // Scaled by 3 the standardised statistic is unchanged; the as-is one is not.
+    const r3 = isotropy({ x: x.map((v) => 3 * v), n, d }, { slices: 64, seed });
+    assert.ok(Math.abs(r3.epps.median - r.epps.median) < 1e-6 * r.epps.median + 1e-9);
+    assert.ok(r3.epps.asIs.mean > 50 * expected, `scaled as-is mean ${r3.epps.asIs.mean}`);
+  }
+  assert.ok(Math.abs(sum / 8 - expected) < 0.2, `as-is mean over 8 samples ${sum / 8}`);
+});
+
+test('a constant embedding (complete collapse) is collapsed, with finite numbers', () => {
+  const n = 200;
+  const d = 8;
+  const x = new Float32Array(n * d).fill(0.5);
+  const report = isotropy({ x, n, d }, { slices: 8 });
+  assert.equal(report.verdict, 'collapsed');
+  assert.equal(report.deadDimensions, d);
+  assert.equal(report.effectiveRank, 0);
+  assert.ok(report.epps.perSlice.every(Number.isFinite));
+  assert.ok(report.reasons.some((r) => r.includes(`${d} of ${d} dimensions are near-dead`)));
 });
