@@ -10,7 +10,7 @@
  * a real reason. Run as a normal user, the same test needs no uid change.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -20,7 +20,7 @@ import sharp from 'sharp';
 import { openWorkspace } from '../../src-main/catalog/workspace.ts';
 import type { ImportSummary } from '../../src-main/datasets/importer.ts';
 import { jsonResult, runCli } from './cli.ts';
-import { writeAwkwardCorpus } from './corpus.ts';
+import { noise, writeAwkwardCorpus } from './corpus.ts';
 
 const NOBODY = 65534;
 const asRoot = process.getuid?.() === 0;
@@ -38,7 +38,12 @@ test('every awkward file gets its own outcome, and the rest imports', async () =
   const wsDir = join(base, 'ws');
   mkdirSync(root);
   const corpus = await writeAwkwardCorpus(root);
+  // A class folder that cannot be listed: one permission_denied entry for the folder.
+  mkdirSync(join(root, 'locked-class'));
+  writeFileSync(join(root, 'locked-class', 'x.png'), await noise(10, 10, 99).png().toBuffer());
+  corpus.expected.set('locked-class', { outcome: 'skipped', code: 'permission_denied' });
   openForEveryone(base);
+  chmodSync(join(root, 'locked-class'), 0o000);
   mkdirSync(wsDir);
   if (asRoot) chownSync(wsDir, NOBODY, NOBODY);
   const as = asRoot ? { uid: NOBODY, env: { HOME: wsDir } } : {};
