@@ -84,6 +84,19 @@ function window(
 }
 
 /**
+ * Rows 0, sh, 2·sh, … and columns 0, sw, … of x [N, H, W, C], H and W multiples of the strides:
+ * a reshape that puts each kept row and column at the start of a contiguous run, then a
+ * slice of those runs (the WASM backend's StridedSlice is an element-wise loop, 5–20× slower).
+ */
+function subsample(x: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  if (sh === 1 && sw === 1) return x;
+  const [n, h, w, c] = x.shape;
+  const runs = tf.reshape(x, [(n * h) / sh, sh, w / sw, sw * c]);
+  const kept = tf.slice(runs, [0, 0, 0, 0], [-1, 1, -1, c]);
+  return tf.reshape(kept, [n, h / sh, w / sw, c]);
+}
+
+/**
  * dL/dW of `conv2d(x, W, strides, pad)` (dilation 1), given x [N, H, W, C] and dy [N, oh, ow, O].
  * Returns [fh, fw, C, O].
  */
@@ -105,14 +118,11 @@ export function conv2dFilterGrad(
       g.dimRoundingMode,
     );
     const [, oh, ow] = dy.shape;
-    const rows = (oh - 1) * sh + fh;
-    const cols = (ow - 1) * sw + fw;
-    const xp = window(x, info.padInfo.top, info.padInfo.left, rows, cols);
 
     if (fh === 1 && fw === 1) {
       // A 1×1 filter: one matrix product of the strided input with the output gradient.
-      const xs =
-        sh === 1 && sw === 1 ? xp : tf.stridedSlice(xp, [0, 0, 0, 0], xp.shape, [1, sh, sw, 1]);
+      const xp = window(x, info.padInfo.top, info.padInfo.left, oh * sh, ow * sw);
+      const xs = subsample(xp, sh, sw);
       const c = x.shape[3];
       const prod = tf.matMul(
         tf.reshape(xs, [-1, c]),
@@ -123,6 +133,9 @@ export function conv2dFilterGrad(
       return tf.reshape(prod, filterShape);
     }
 
+    const rows = (oh - 1) * sh + fh;
+    const cols = (ow - 1) * sw + fw;
+    const xp = window(x, info.padInfo.top, info.padInfo.left, rows, cols);
     // Channels become the batch and the batch becomes the channels: one forward convolution.
     const xt = tf.transpose(xp, [3, 1, 2, 0]); // [C, rows, cols, N]
     const dyt = tf.transpose(dy, [1, 2, 0, 3]); // [oh, ow, N, O]
@@ -131,8 +144,11 @@ export function conv2dFilterGrad(
   });
 }
 
-/** Inserts (s-1) zeros between rows and columns of dy [N, oh, ow, K] → [N, (oh-1)sh+1, (ow-1)sw+1, K]. */
-function dilateByStride(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+/**
+ * Inserts (s-1) zeros between rows and columns of dy [N, oh, ow, K] → [N, (oh-1)sh+1, (ow-1)sw+1, K],
+ * or with `trailing` also after the last row and column → [N, oh·sh, ow·sw, K] (no crop).
+ */
+function dilateByStride(dy: tf.Tensor4D, sh: number, sw: number, trailing = false): tf.Tensor4D {
   if (sh === 1 && sw === 1) return dy;
   const [n, oh, ow, k] = dy.shape;
   const spread = tf.pad(tf.reshape(dy, [n, oh, 1, ow, 1, k]), [
@@ -144,6 +160,7 @@ function dilateByStride(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
     [0, 0],
   ]);
   const full = tf.reshape(spread, [n, oh * sh, ow * sw, k]) as tf.Tensor4D;
+  if (trailing) return full;
   return tf.slice(full, [0, 0, 0, 0], [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, k]);
 }
 
@@ -173,10 +190,13 @@ export function conv2dInputGrad(
     if (fh === 1 && fw === 1) {
       // A 1×1 filter: a matrix product, then the result scattered back onto the strided grid.
       const back = tf.matMul(tf.reshape(dy, [-1, o]), tf.reshape(filter, [c, o]), false, true);
+      // The trailing zeros lie past the last input position any output reads: window() crops
+      // them when they overhang, and otherwise they are the zeros it would pad with.
       const grid = dilateByStride(
         tf.reshape(back, [dy.shape[0], dy.shape[1], dy.shape[2], c]) as tf.Tensor4D,
         sh,
         sw,
+        true,
       );
       return window(grid, info.padInfo.top, info.padInfo.left, h, w);
     }
@@ -200,11 +220,32 @@ function flipFilter(filter: tf.Tensor4D): tf.Tensor4D {
 }
 
 /**
+ * Taps `first`, `first + s`, … (`count` of them) of `filter` along `axis` (0: rows, 1: columns),
+ * in reverse order. A gather: the WASM backend's StridedSlice and Reverse are element-wise loops
+ * that cost more than the convolution they feed here.
+ */
+function reversedTaps(
+  filter: tf.Tensor4D,
+  axis: 0 | 1,
+  first: number,
+  s: number,
+  count: number,
+): tf.Tensor4D {
+  const size = filter.shape[axis];
+  if (count === 1 && size === 1) return filter;
+  const idx = Array.from({ length: count }, (_, k) => first + s * (count - 1 - k));
+  return tf.gather(filter, tf.tensor1d(idx, 'int32'), axis);
+}
+
+/**
  * The input gradient of a strided convolution by phases, so that no multiplication by an
- * inserted zero is made: input rows h with (h + top) mod s = r only receive filter taps
- * a = r, r + s, …, so each phase (r, q) is a stride-1 convolution of dy with that sub-filter
- * (flipped); the s·s results are interleaved back onto the grid. Cost: that of the forward
- * convolution, against s² times as much for the zero-inserted form.
+ * inserted zero is made. Input row h = s·m + p (phase p) only receives the filter taps
+ * a ≡ p + top (mod s), a = a0, a0 + s, …, from output rows m + c − j, c = (p + top − a0)/s:
+ * each phase (p, q) is a stride-1 convolution of dy with that sub-filter (flipped, in/out
+ * channels swapped), and the s·s results interleave onto the input grid by a reshape. Cost:
+ * that of the forward convolution, against s² times as much for the zero-inserted form. The
+ * phases are laid out in input coordinates, so when the input's size is a multiple of the
+ * stride nothing is cropped afterwards.
  */
 function stridedInputGrad(
   dy: tf.Tensor4D,
@@ -217,33 +258,44 @@ function stridedInputGrad(
 ): tf.Tensor4D {
   const [n, h, w, c] = inputShape;
   const [fh, fw] = filter.shape;
-  const rows = Math.ceil((h + top) / sh); // phase outputs per axis: grid index s·m + r
-  const cols = Math.ceil((w + left) / sw);
+  const rows = Math.ceil(h / sh); // every phase computes this many rows (and cols columns)
+  const cols = Math.ceil(w / sw);
+  const axis = (p: number, pad: number, s: number, f: number) => {
+    const a0 = (p + pad) % s;
+    const taps = a0 < f ? Math.ceil((f - a0) / s) : 0;
+    return { a0, taps, shift: (p + pad - a0) / s };
+  };
   const rowPhases: tf.Tensor4D[] = [];
-  for (let r = 0; r < sh; r++) {
+  for (let p = 0; p < sh; p++) {
+    const ra = axis(p, top, sh, fh);
     const colPhases: tf.Tensor4D[] = [];
     for (let q = 0; q < sw; q++) {
-      const tapsH = Math.max(0, Math.ceil((fh - r) / sh));
-      const tapsW = Math.max(0, Math.ceil((fw - q) / sw));
-      if (tapsH === 0 || tapsW === 0) {
+      const ca = axis(q, left, sw, fw);
+      if (ra.taps === 0 || ca.taps === 0) {
         colPhases.push(tf.zeros([n, rows, cols, c]));
         continue;
       }
-      const sub = tf.stridedSlice(filter, [r, q, 0, 0], filter.shape, [
-        sh,
-        sw,
-        1,
-        1,
-      ]) as tf.Tensor4D;
-      const padded = window(dy, tapsH - 1, tapsW - 1, rows + tapsH - 1, cols + tapsW - 1);
-      colPhases.push(tf.conv2d(padded, flipFilter(sub), 1, 'valid'));
+      const sub = reversedTaps(reversedTaps(filter, 0, ra.a0, sh, ra.taps), 1, ca.a0, sw, ca.taps);
+      // Output row m of this phase reads dy rows m + shift − (taps − 1) … m + shift.
+      const padded = window(
+        dy,
+        ra.taps - 1 - ra.shift,
+        ca.taps - 1 - ca.shift,
+        rows + ra.taps - 1,
+        cols + ca.taps - 1,
+      );
+      colPhases.push(tf.conv2d(padded, tf.transpose(sub, [0, 1, 3, 2]), 1, 'valid'));
     }
     // [N, rows, cols, sw, C] → [N, rows, cols·sw, C]: column index s·m + q.
-    rowPhases.push(tf.reshape(tf.stack(colPhases, 3), [n, rows, cols * sw, c]));
+    rowPhases.push(
+      sw === 1 ? colPhases[0]! : tf.reshape(tf.stack(colPhases, 3), [n, rows, cols * sw, c]),
+    );
   }
-  // [N, rows, sh, cols·sw, C] → [N, rows·sh, cols·sw, C]: row index s·m + r = h + top.
-  const grid = tf.reshape(tf.stack(rowPhases, 2), [n, rows * sh, cols * sw, c]) as tf.Tensor4D;
-  return tf.slice(grid, [0, top, left, 0], [n, h, w, c]);
+  // [N, rows, sh, cols·sw, C] → [N, rows·sh, cols·sw, C]: row index s·m + p = h.
+  const grid = (
+    sh === 1 ? rowPhases[0]! : tf.reshape(tf.stack(rowPhases, 2), [n, rows * sh, cols * sw, c])
+  ) as tf.Tensor4D;
+  return rows * sh === h && cols * sw === w ? grid : tf.slice(grid, [0, 0, 0, 0], [n, h, w, c]);
 }
 
 /**

@@ -28,6 +28,8 @@ const CASES: Case[] = [
   { x: [3, 9, 6, 2], f: [3, 3, 2, 4], stride: 2, pad: 'valid' },
   { x: [2, 8, 10, 4], f: [1, 1, 4, 6], stride: 1, pad: 'valid' },
   { x: [2, 9, 8, 4], f: [1, 1, 4, 6], stride: 2, pad: 'valid' },
+  { x: [2, 8, 8, 4], f: [1, 1, 4, 6], stride: 2, pad: 'valid' },
+  { x: [2, 8, 8, 4], f: [3, 3, 4, 6], stride: 2, pad: explicit(1, 1, 1, 1) },
   { x: [1, 7, 9, 2], f: [4, 5, 2, 3], stride: 1, pad: explicit(1, 1, 1, 1) },
   { x: [2, 10, 10, 3], f: [3, 3, 3, 4], stride: 2, pad: explicit(1, 1, 1, 1) },
   { x: [2, 11, 7, 3], f: [3, 2, 3, 2], stride: 2, pad: 'same' },
