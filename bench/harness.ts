@@ -11,7 +11,7 @@
  * round: the machines this runs on are shared, so absolute times drift while ratios hold.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -179,13 +179,36 @@ export class Harness {
     return f;
   }
 
-  /** A module's report from earlier in the same run (the runner passes their folder). */
+  /**
+   * A module's report from earlier in the same run (the runner passes their folder), else from
+   * the newest full (not --quick) results file in bench/results/ that has it, with a note
+   * naming that file; null when there is none.
+   */
   previous(module: string): ModuleReport | null {
     const dir = process.env.BENCH_REPORTS_DIR;
     const file = dir ? join(dir, `${module}.json`) : '';
-    return file && existsSync(file)
-      ? (JSON.parse(readFileSync(file, 'utf8')) as ModuleReport)
-      : null;
+    if (file && existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as ModuleReport;
+    const results = join(import.meta.dirname, 'results');
+    if (!existsSync(results)) return null;
+    const files = readdirSync(results)
+      .filter((f) => /^bench-\d.*\.json$/.test(f))
+      .sort()
+      .reverse();
+    for (const f of files) {
+      try {
+        const run = JSON.parse(readFileSync(join(results, f), 'utf8')) as {
+          modules?: ModuleReport[];
+        };
+        const found = run.modules?.find((m) => m.module === module && m.figures.length > 0);
+        if (found) {
+          this.note(`${module} figures taken from the earlier run bench/results/${f}`);
+          return found;
+        }
+      } catch {
+        // A file being written or damaged: try the next one.
+      }
+    }
+    return null;
   }
 
   skip(name: string, reason: string): void {

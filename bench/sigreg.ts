@@ -79,7 +79,7 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
     if (!step) {
       h.skip(
         `sigreg share M=${slices}`,
-        'no training-step figure in this run (run train-step first)',
+        'no training-step figure in this run or in bench/results/ (run train-step first)',
       );
       continue;
     }

@@ -22,7 +22,16 @@ const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? (args[onlyAt + 1] ?? '').split(',').filter(Boolean) : [];
 
 // Modules run in this order (the training step first: later modules compare with it).
-const ORDER = ['train-step', 'sigreg', 'engine', 'datasets', 'evaluation', 'catalog', 'explorer'];
+const ORDER = [
+  'train-step',
+  'sigreg',
+  'engine',
+  'memory',
+  'datasets',
+  'evaluation',
+  'catalog',
+  'explorer',
+];
 const SKIP = new Set(['harness']);
 
 function modules() {
