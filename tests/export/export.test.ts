@@ -12,9 +12,19 @@ import * as ort from 'onnxruntime-node';
 import type { ApiEvent } from '../../src-main/api/events.ts';
 import { callMethod } from '../../src-main/api/index.ts';
 import type { ExportRow } from '../../src-main/catalog/exports.ts';
-import type { RunRow } from '../../src-main/catalog/runs.ts';
+import type { EmbeddingRow } from '../../src-main/catalog/embeddings.ts';
+import type { EvaluationRow } from '../../src-main/catalog/evaluation.ts';
+import { getRun, type RunRow } from '../../src-main/catalog/runs.ts';
+import { getVersion } from '../../src-main/catalog/versions.ts';
 import { openWorkspace, type Workspace } from '../../src-main/catalog/workspace.ts';
 import { importAndFreeze, writeTinyFolder } from '../jobs/fixtures/tiny-dataset.ts';
+import { readOnnxFacts } from './onnx-read.ts';
+
+const STUDIO_VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
 
 /** 3 classes × (20 train + 4 test) = 72 grey 28×28 images: enough for a 64-image parity check. */
 const BASE = {
@@ -106,6 +116,13 @@ for (const [name, encoder, dim, withProjector] of [
 ] as const) {
   test(`a trained ${name} exports to ONNX and TF.js that reload and match the studio`, async () => {
     const runId = await train(encoder);
+    // An evaluated checkpoint: its kNN accuracy goes into the model card.
+    const emb = await call<EmbeddingRow>('embedding.create', { runId, backend: 'cpu' });
+    const knn = await call<EvaluationRow>('eval.knn', {
+      embeddingId: emb.id,
+      k: 5,
+      backend: 'cpu',
+    });
     const row = await call<ExportRow>('export.create', { runId, format: 'all', withProjector });
     assert.equal(row.status, 'passed', row.message ?? '');
     const parity = row.parity as {
@@ -137,7 +154,55 @@ for (const [name, encoder, dim, withProjector] of [
     assert.equal(card.input.size, 28);
     assert.equal(card.output.head, withProjector ? 'projector' : 'backbone');
     assert.match(card.datasetVersionHash, /^[0-9a-f]{16,}$/);
-    assert.match(readFileSync(join(dir, 'model-card.md'), 'utf8'), /## Parity check/);
+    // Every fact the card promises: architecture, input size and normalisation,
+    // training configuration, dataset version hash, metrics, studio version.
+    const config = getRun(ws.db, runId)!.config as {
+      lambda: number;
+      views: { mean: number[]; std: number[] };
+    };
+    const hash = getVersion(ws.db, version)!.contentHash;
+    assert.equal(card.studioVersion, STUDIO_VERSION);
+    assert.equal(card.architecture.spec.kind, encoder.kind);
+    assert.ok(card.architecture.parameters > 100, `${card.architecture.parameters} parameters`);
+    assert.equal(card.input.channels, 1);
+    assert.deepEqual(card.input.preprocessing.mean, config.views.mean);
+    assert.deepEqual(card.input.preprocessing.std, config.views.std);
+    assert.deepEqual(card.trainingConfig, config);
+    assert.equal(card.datasetVersionHash, hash);
+    assert.ok(Number.isFinite(card.metrics.finalLoss), `final loss ${card.metrics.finalLoss}`);
+    assert.equal(card.metrics.knnAccuracy, knn.score);
+    assert.equal(card.metrics.probeAccuracy, null);
+    assert.equal(card.output.dim, dim);
+    const md = readFileSync(join(dir, 'model-card.md'), 'utf8');
+    for (const needle of [
+      `LeJEPA Studio ${STUDIO_VERSION}`,
+      encoder.kind === 'vit' ? 'Vision Transformer' : 'ResNet',
+      '28×28 pixels, 1 channel',
+      `mean ${JSON.stringify(config.views.mean)} and std ${JSON.stringify(config.views.std)}`,
+      hash,
+      `"lambda": ${config.lambda}`,
+      `kNN accuracy ${(knn.score! * 100).toFixed(2)} %`,
+      '## Parity check',
+    ]) {
+      assert.ok(md.includes(needle), `model-card.md lacks ${needle}`);
+    }
+
+    // The ONNX file itself: opset 17 or newer, standard operators, preprocessing in its metadata.
+    const onnx = readOnnxFacts(new Uint8Array(readFileSync(join(dir, 'encoder.onnx'))));
+    const opset = onnx.opsets.find((o) => o.domain === '');
+    assert.ok(opset !== undefined && opset.version >= 17, JSON.stringify(onnx.opsets));
+    assert.equal(onnx.opsets.length, 1, 'only the default operator set');
+    assert.equal(onnx.producerVersion, STUDIO_VERSION);
+    assert.ok(onnx.operators.length > 5, onnx.operators.join(' '));
+    const pre = JSON.parse(onnx.metadata['lejepa.preprocessing']!) as {
+      mean: number[];
+      std: number[];
+    };
+    assert.deepEqual([pre.mean, pre.std], [config.views.mean, config.views.std]);
+    assert.equal(onnx.metadata['lejepa.input_layout'], 'NCHW');
+    assert.equal(onnx.metadata['lejepa.input_size'], '28');
+    assert.equal(onnx.metadata['lejepa.dataset_version_hash'], hash);
+    assert.equal(onnx.metadata['lejepa.output'], withProjector ? 'projector' : 'backbone');
     await reload(dir, dim);
     const listed = await call<ExportRow[]>('export.list', { runId });
     assert.equal(listed[0]!.id, row.id);
