@@ -5,7 +5,8 @@
  * the catalog passes `PRAGMA integrity_check`, the run is marked interrupted,
  * every checkpoint file on disk decodes, the newest loads, at most one
  * checkpoint interval is lost, and the resumed run goes on (each finished run
- * must have every step recorded exactly once). Kills alternate between the
+ * must have every step recorded exactly once); after each resume no temporary
+ * file of a killed checkpoint write is left. Kills alternate between the
  * train job (at random moments, inside checkpoint writes, during start-up)
  * and the host process (`lejepa-studio run resume` killed mid-run).
  *
@@ -223,6 +224,12 @@ async function main(): Promise<void> {
     stats.maxStepsLost = Math.max(stats.maxStepsLost, lost);
     stats.stepsLost += lost;
     await call('run.resume', { id });
+    // Resume removes the temporary files of the writes that were killed.
+    const leftover = readdirSync(ws.path('runs', String(id))).filter((n) => {
+      const m = /\.(\d+)\.tmp$/.exec(n);
+      return m !== null && !alive(Number(m[1]));
+    });
+    if (leftover.length > 0) fail(`cycle ${cycle}: killed writes left ${leftover.join(', ')}`);
     if (cycle % 10 === 0) say(JSON.stringify(stats));
   }
   delete process.env.LEJEPA_TEST_FAULTS;

@@ -8,12 +8,12 @@ import { z } from 'zod';
 import {
   epochSummaries,
   getRun,
-  listCheckpoints,
   listMetrics,
   listRunLogs,
   listRuns,
   type RunRow,
 } from '../catalog/runs.ts';
+import { locateCheckpoints, runFolder } from '../jobs/checkpoint-files.ts';
 import { jobHost } from '../jobs/host.ts';
 import { estimateRun } from '../jobs/estimate.ts';
 import { evaluateEncoders } from '../jobs/evaluate.ts';
@@ -136,7 +136,7 @@ export const runMethods: MethodDef[] = [
       return {
         run,
         last: metrics[0] ?? null,
-        checkpoints: listCheckpoints(ctx.ws.db, id),
+        checkpoints: locateCheckpoints(ctx.ws, id),
         logs: listRunLogs(ctx.ws.db, id, 50),
       };
     },
@@ -191,13 +191,21 @@ export const runMethods: MethodDef[] = [
     run: async (ctx, input) => {
       const run = mustRun(ctx, input.id);
       const cfg = run.config as RunConfig;
-      const all = listCheckpoints(ctx.ws.db, run.id);
+      // Located like resume does: in the run's folder of this workspace when it was moved.
+      const all = locateCheckpoints(ctx.ws, run.id);
       const chosen =
         input.checkpoints === 'none'
           ? []
           : input.checkpoints === 'final'
             ? all.slice(-1)
             : all.filter((c) => c.reason === 'epoch' || c.reason === 'final');
+      const lost = chosen.find((c) => !c.onDisk);
+      if (lost !== undefined) {
+        throw expected(
+          'checkpoint_not_found',
+          `The checkpoint of step ${lost.step} of run ${run.id} is neither at ${lost.recordedPath} nor in ${runFolder(ctx.ws, run.id)}. Put the file back, or evaluate with checkpoints "final" or "none".`,
+        );
+      }
       const perEpoch = run.stepsPerEpoch ?? 1;
       const encoders: { label: string; checkpoint: string | null }[] = chosen.map((c) => ({
         label: `epoch ${(c.step / perEpoch).toFixed(2).replace(/\.00$/, '')} (step ${c.step})`,

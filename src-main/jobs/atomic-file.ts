@@ -2,10 +2,19 @@
  * Writing a file so that a reader sees either the old complete file or the new
  * complete one, never a half: write a temporary file beside it, fsync it,
  * rename it over the target, fsync the folder. A crash (or a full disk) in
- * between leaves at most a `.tmp` file, which no reader takes for the real one.
+ * between leaves at most a `.tmp` file, which no reader takes for the real one;
+ * `removeStaleTemporaries` clears those once their writer is gone.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export interface AtomicWriteOptions {
   /**
@@ -48,4 +57,48 @@ export function writeFileAtomic(
   } catch {
     // Some file systems refuse fsync on a folder; the rename itself is already atomic.
   }
+}
+
+/** `<target>.<pid>.tmp`: the temporary name `writeFileAtomic` gives, with the writer's pid. */
+const TEMPORARY = /^(.+)\.(\d+)\.tmp$/;
+
+function processAlive(pid: number): boolean {
+  if (pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files that writers killed mid-write left in `dir` (not
+ * its sub-folders): only names of the form `<target>.<pid>.tmp` whose process is
+ * gone, so a write still going on is never touched. A pid taken over by another
+ * process keeps its file until a later sweep. Returns the names removed.
+ */
+export function removeStaleTemporaries(
+  dir: string,
+  isAlive: (pid: number) => boolean = processAlive,
+): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMPORARY.exec(name);
+    if (m === null || isAlive(Number(m[2]))) continue;
+    try {
+      rmSync(join(dir, name), { force: true });
+      removed.push(name);
+    } catch {
+      // A file that cannot be removed now is tried again at the next sweep.
+    }
+  }
+  return removed;
 }

@@ -4,7 +4,7 @@
  * intact), otherwise builds the tensor cache, runs the embedding job in a
  * child process and records the result in the catalog.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { relative } from 'node:path';
 
 import { cancelled, expected, fromErrorData } from '../api/errors.ts';
@@ -20,10 +20,11 @@ import {
   type EmbeddingHead,
   type EmbeddingRow,
 } from '../catalog/embeddings.ts';
-import { getRun, listCheckpoints, type CheckpointRow } from '../catalog/runs.ts';
+import { getRun, type CheckpointRow } from '../catalog/runs.ts';
 import { getVersion } from '../catalog/versions.ts';
 import type { Workspace } from '../catalog/workspace.ts';
 import { buildTensorCache } from '../datasets/tensor-cache.ts';
+import { checkpointsOnDisk } from './checkpoint-files.ts';
 import type { EmbedJobInput, EmbedJobResult } from './embed-job.ts';
 import { embeddingFiles, readEmbedding, type StoredEmbedding } from './embed-store.ts';
 import { startJob } from './runner.ts';
@@ -39,7 +40,19 @@ export interface EmbedRequest {
   backend?: string;
 }
 
-/** Runs a job module to completion, forwarding progress as `job.progress` events. */
+/**
+ * How long a cancelled job may take to stop by itself before its process is ended.
+ * Jobs check for a cancel between batches or iterations, but a long synchronous
+ * stretch (a kNN block, a neighbour graph) cannot read the request until it is over;
+ * these jobs write their results only at the end, so ending them loses nothing.
+ */
+export const CANCEL_GRACE_MS = 3000;
+
+/**
+ * Runs a job module to completion, forwarding progress as `job.progress` events.
+ * An abort asks the job to cancel and, after `CANCEL_GRACE_MS`, ends its process;
+ * either way the caller gets a `cancelled` error.
+ */
 export async function awaitJob<T>(
   module: URL,
   input: unknown,
@@ -58,14 +71,18 @@ export async function awaitJob<T>(
       },
     },
   );
-  const onAbort = () => job.control('cancel');
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = () => {
+    job.control('cancel');
+    killTimer = setTimeout(() => job.kill(), CANCEL_GRACE_MS);
+  };
   if (signal?.aborted) onAbort();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const out = await job.done;
     if (out.status === 'completed') return out.data as T;
     if (out.status === 'failed') throw fromErrorData(out.error);
-    if (out.status === 'crashed') {
+    if (out.status === 'crashed' && !signal?.aborted) {
       throw expected(
         'job_crashed',
         `The ${describe} process stopped unexpectedly (${out.signal ?? `exit code ${out.exitCode}`}). The log has the details; try again with a smaller batch.`,
@@ -73,6 +90,7 @@ export async function awaitJob<T>(
     }
     throw cancelled(`The ${describe}`);
   } finally {
+    clearTimeout(killTimer);
     signal?.removeEventListener('abort', onAbort);
   }
 }
@@ -90,7 +108,8 @@ export function runCheckpoint(
       `There is no run ${runId}. List runs with \`lejepa-studio runs\`.`,
     );
   }
-  const checkpoints = listCheckpoints(ws.db, runId).filter((c) => existsSync(c.path));
+  // Found in the run's folder of this workspace when the workspace was moved since.
+  const checkpoints: CheckpointRow[] = checkpointsOnDisk(ws, runId);
   const checkpoint =
     step === undefined
       ? checkpoints.reduce<CheckpointRow | undefined>(

@@ -3,12 +3,14 @@
  * records training runs. It owns the catalog writes of runs (metrics,
  * checkpoints, status, logs) from the messages of the train job, marks runs
  * whose process died as `interrupted` (also at the next open of the workspace)
- * and resumes them from their newest checkpoint.
+ * and resumes them from their newest checkpoint. A run stopped by its machine
+ * (a full disk, memory exhausted) is `interrupted` too: its newest checkpoint is
+ * whole, so it resumes once the cause is gone. Temporary files of checkpoint
+ * writes whose process died are removed when the host starts and on resume.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 
-import { expected } from '../api/errors.ts';
+import { expected, toErrorData } from '../api/errors.ts';
 import type { ApiEvent } from '../api/events.ts';
 import type { RunConfig } from '../api/run-config.ts';
 import {
@@ -18,7 +20,6 @@ import {
   insertMetric,
   insertRun,
   insertRunLog,
-  listCheckpoints,
   markStarted,
   RESUMABLE,
   rewindRun,
@@ -31,6 +32,8 @@ import { buildTensorCache, tensorCachePath } from '../datasets/tensor-cache.ts';
 import { hashJson } from '../engine/train/checkpoint.ts';
 import type { ProgressRecord } from '../engine/train/progress.ts';
 import { logger, writeRecord } from '../log.ts';
+import { removeStaleTemporaries } from './atomic-file.ts';
+import { checkpointsOnDisk, locateCheckpoints, runFolder } from './checkpoint-files.ts';
 import { startJob, type JobHandle, type JobOutcome } from './runner.ts';
 import type { CheckpointEvent, PlanEvent, TrainJobInput } from './train-job.ts';
 
@@ -43,6 +46,13 @@ interface ActiveRun {
   /** Set when a stop was asked before the child existed (cache still building). */
   pending: 'cancel' | 'pause' | null;
 }
+
+/**
+ * Failure codes of a stop caused by the machine, not by the run: the newest
+ * checkpoint is whole and the same configuration can continue once the cause
+ * is gone, so the run is left `interrupted` (resumable), not `failed`.
+ */
+const ENVIRONMENTAL_STOPS = new Set(['disk_full', 'out_of_memory']);
 
 function pidAlive(pid: number | null): boolean {
   if (pid === null || pid <= 0) return false;
@@ -60,6 +70,33 @@ export class JobHost {
 
   constructor(readonly ws: Workspace) {
     this.recoverInterrupted();
+    if (!ws.readonly) this.removeStaleTemporaries();
+  }
+
+  /**
+   * Removes checkpoint temporaries left by killed writes in every run folder (or one);
+   * a write still going on (its process alive) is left alone.
+   */
+  removeStaleTemporaries(id?: number): string[] {
+    let ids: string[];
+    if (id !== undefined) ids = [String(id)];
+    else {
+      try {
+        ids = readdirSync(this.ws.path('runs')).filter((n) => /^\d+$/.test(n));
+      } catch {
+        return [];
+      }
+    }
+    const removed: string[] = [];
+    for (const name of ids) {
+      for (const file of removeStaleTemporaries(this.ws.path('runs', name))) {
+        removed.push(`${name}/${file}`);
+      }
+    }
+    if (removed.length > 0) {
+      log.info(`removed ${removed.length} temporary file(s) of interrupted checkpoint writes`);
+    }
+    return removed;
   }
 
   /** Where events go (the api context of the latest call). */
@@ -104,7 +141,7 @@ export class JobHost {
   }
 
   runDir(id: number): string {
-    return this.ws.path('runs', String(id));
+    return runFolder(this.ws, id);
   }
 
   /** Records a new run and starts it (the tensor cache is built first when missing). */
@@ -122,7 +159,10 @@ export class JobHost {
     return getRun(this.ws.db, id)!;
   }
 
-  /** Continues a paused, cancelled or interrupted run from its newest checkpoint. */
+  /**
+   * Continues a paused, cancelled or interrupted run from its newest checkpoint (found in
+   * the run's folder of this workspace when the workspace was moved since).
+   */
   resume(id: number): RunRow {
     this.recoverInterrupted();
     const run = this.mustGet(id);
@@ -135,23 +175,11 @@ export class JobHost {
         `Run ${id} is ${run.status}; only paused, cancelled or interrupted runs can be resumed.`,
       );
     }
-    const checkpoint = listCheckpoints(this.ws.db, id)
-      .reverse()
-      .map((c) => ({ step: c.step, file: this.checkpointFile(id, c.path) }))
-      .find((c) => c.file !== null);
+    this.removeStaleTemporaries(id);
+    const checkpoint = checkpointsOnDisk(this.ws, id).at(-1);
     rewindRun(this.ws.db, id, checkpoint?.step ?? 0);
-    this.launch(id, run.config as RunConfig, run.configHash, checkpoint?.file ?? null);
+    this.launch(id, run.config as RunConfig, run.configHash, checkpoint?.path ?? null);
     return getRun(this.ws.db, id)!;
-  }
-
-  /**
-   * A checkpoint's file: the recorded path, or the same name in the run's folder of this
-   * workspace when the workspace was moved or renamed since it was written.
-   */
-  private checkpointFile(id: number, recorded: string): string | null {
-    if (existsSync(recorded)) return recorded;
-    const here = join(this.runDir(id), basename(recorded));
-    return existsSync(here) ? here : null;
   }
 
   cancel(id: number): RunRow {
@@ -268,7 +296,14 @@ export class JobHost {
       this.finish(id, await handle.done);
     } catch (err) {
       const e = err as { message?: string; kind?: string };
-      this.status(id, 'failed', e.message ?? String(err));
+      if (toErrorData(err).code === 'disk_full') {
+        // The tensor cache could not be written: nothing of the run is lost.
+        this.status(
+          id,
+          'interrupted',
+          `The disk is full: the training images of dataset version ${config.datasetVersionId} could not be cached in ${this.ws.path('cache')}. Free space, then resume the run with \`lejepa-studio run resume ${id}\`.`,
+        );
+      } else this.status(id, 'failed', e.message ?? String(err));
     }
     return getRun(db, id)!;
   }
@@ -286,7 +321,7 @@ export class JobHost {
 
   /** Keeps every epoch/final/pause/cancel checkpoint and only the newest interval one. */
   private pruneCheckpoints(id: number): void {
-    const all = listCheckpoints(this.ws.db, id);
+    const all = locateCheckpoints(this.ws, id);
     const newest = all[all.length - 1];
     for (const c of all) {
       if (c.reason !== 'interval' || c === newest) continue;
@@ -303,6 +338,11 @@ export class JobHost {
         this.status(id, out.status);
         break;
       case 'failed':
+        // The train job's sentence for these says to free space or memory, then resume.
+        if (ENVIRONMENTAL_STOPS.has(out.error.code)) {
+          this.status(id, 'interrupted', out.error.message);
+          break;
+        }
         this.status(id, 'failed', out.error.message);
         if (out.error.kind === 'bug') log.error(`run ${id} failed: ${out.error.detail ?? ''}`);
         break;

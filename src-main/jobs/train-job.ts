@@ -132,6 +132,11 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
     data,
     input.configHash,
   );
+  /** Step of the newest checkpoint known whole on disk (null: none yet). */
+  let kept: number | null = null;
+  const keptText = () =>
+    kept === null ? 'No checkpoint was written yet' : `The checkpoint of step ${kept} is kept`;
+  const resumeHint = `\`lejepa-studio run resume ${input.runId}\``;
   try {
     if (input.resumeFrom !== null) {
       try {
@@ -149,6 +154,7 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
         throw err;
       }
       log.info(`resuming run ${input.runId} at step ${trainer.step}`);
+      kept = trainer.step;
     }
     const plan: PlanEvent = {
       backend: backend.name,
@@ -164,7 +170,18 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
       onCheckpoint: (bytes, info) => {
         const path = join(input.runDir, `step-${String(info.step).padStart(7, '0')}.ljck`);
         const pauseMs = input.faults?.checkpointPauseMs;
-        writeFileAtomic(path, bytes, pauseMs === undefined ? {} : { pauseMidwayMs: pauseMs });
+        try {
+          writeFileAtomic(path, bytes, pauseMs === undefined ? {} : { pauseMidwayMs: pauseMs });
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
+          throw expected(
+            'disk_full',
+            `The disk is full: the checkpoint of step ${info.step} could not be written in ${input.runDir}. ${keptText()}; free space, then resume the run with ${resumeHint}.`,
+            (err as Error).message,
+          );
+        }
+        kept = info.step;
         const event: CheckpointEvent = { ...info, path, bytes: bytes.length };
         ctx.event('checkpoint', event);
       },
@@ -181,7 +198,7 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
     if (isOutOfMemory(err)) {
       throw expected(
         'out_of_memory',
-        `Training ran out of memory at step ${trainer.step + 1} (${(err as Error).message}). The last good checkpoint is kept; lower batch, imageSize or the number of views, then start a new run.`,
+        `Training ran out of memory at step ${trainer.step + 1} (${(err as Error).message}). ${keptText()}; free memory (close other programs), then resume the run with ${resumeHint}, or lower batch, imageSize or the number of views in a new run.`,
       );
     }
     throw err;

@@ -8,7 +8,15 @@
  * and are skipped.
  */
 import assert from 'node:assert/strict';
-import { closeSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -83,7 +91,7 @@ async function workspaceWithSmallFs(
 }
 
 test(
-  'disk full during checkpoint writes: the run stops with disk_full, earlier checkpoint whole',
+  'disk full during checkpoint writes: the run stops resumable, earlier checkpoint whole; resumes once space is freed',
   { skip },
   async () => {
     const { ws, version, fsDir } = await workspaceWithSmallFs('runs', 512);
@@ -100,8 +108,12 @@ test(
     );
     fill(fsDir);
     const done = await api.call<RunRow>('run.wait', { id: started.id });
-    assert.equal(done.status, 'failed');
+    // Not `failed`: the machine ran short, the newest checkpoint is whole.
+    assert.equal(done.status, 'interrupted', done.message ?? '');
     assert.match(done.message ?? '', /disk is full/i);
+    assert.match(done.message ?? '', /free space, then resume/i);
+    assert.match(done.message ?? '', new RegExp(`run resume ${started.id}`));
+    assert.ok(done.message!.includes(join(fsDir, String(started.id))), done.message!);
     assert.equal(integrityCheck(ws.db), 'ok');
     const kept = listCheckpoints(ws.db, started.id);
     assert.ok(kept.length > 0);
@@ -115,6 +127,16 @@ test(
     );
     for (const f of files.filter((n) => n.endsWith('.ljck')))
       decodeCheckpoint(new Uint8Array(readFileSync(join(fsDir, String(started.id), f))));
+    // Space freed: resume continues from the newest whole checkpoint and finishes.
+    const newest = kept[kept.length - 1]!;
+    assert.match(done.message!, new RegExp(`checkpoint of step ${newest.step} is kept`));
+    rmSync(join(fsDir, 'filler.bin'));
+    rmSync(join(fsDir, 'filler2.bin'));
+    const resumed = await api.call<RunRow>('run.resume', { id: started.id });
+    assert.equal(resumed.step, newest.step, 'resumed from the newest whole checkpoint');
+    const finished = await api.call<RunRow>('run.wait', { id: started.id });
+    assert.equal(finished.status, 'completed', finished.message ?? '');
+    assert.equal(integrityCheck(ws.db), 'ok');
     ws.close();
   },
 );
@@ -188,6 +210,16 @@ test(
     );
     assert.equal(loaded.meta.size, 8);
     assert.equal(loaded.pixels.length, loaded.meta.count * 64);
+    // A run whose 28×28 cache cannot be written stops resumable, saying what to do.
+    const run = await api.call<RunRow>('run.start', {
+      datasetVersionId: version,
+      preset: 'quick',
+      config: TINY_RUN,
+    });
+    const stopped = await api.call<RunRow>('run.wait', { id: run.id });
+    assert.equal(stopped.status, 'interrupted', stopped.message ?? '');
+    assert.match(stopped.message ?? '', /disk is full.*free space, then resume/i);
+    assert.equal(stopped.step, 0);
     ws.close();
   },
 );

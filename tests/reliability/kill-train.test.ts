@@ -2,13 +2,17 @@
  * SIGKILL of the training process at random moments (24 times across one run,
  * a third of them in the middle of a checkpoint write, held open by the train
  * job's test pause), and SIGKILL of the host process (`lejepa-studio train`)
- * while its job runs. After every kill: the catalog passes `PRAGMA
+ * while its job runs, and of the server (`lejepa-studio serve`) while a run
+ * started through its api trains. After every kill: the catalog passes `PRAGMA
  * integrity_check`, the run is marked interrupted, the newest complete
  * checkpoint decodes, no `.ljck` file on disk is a half, resume continues from
- * the checkpoint, and at most one checkpoint interval of steps is lost.
+ * the checkpoint, and at most one checkpoint interval of steps is lost. The
+ * temporary files of the killed writes are removed on resume.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
@@ -25,7 +29,9 @@ import { openWorkspace, type Workspace } from '../../src-main/catalog/workspace.
 import { decodeCheckpoint } from '../../src-main/engine/train/checkpoint.ts';
 import {
   apiOf,
+  BIN,
   importAndFreeze,
+  REPO,
   runCli,
   sleep,
   tempDir,
@@ -141,6 +147,11 @@ test(`SIGKILL of the train job ${KILLS} times (incl. mid-checkpoint): nothing lo
       const from = checkAfterKill(ws, id, lastStep, `kill ${k + 1} (${mode})`);
       const resumed = await api.call<RunRow>('run.resume', { id });
       assert.equal(resumed.step, from, 'resume starts at the newest checkpoint');
+      assert.deepEqual(
+        readdirSync(runDir).filter((n) => n.endsWith(`.${pid}.tmp`)),
+        [],
+        `kill ${k + 1}: the killed write's temporary file is removed on resume`,
+      );
       assert.ok(from >= resumeFrom, 'never resumes behind an earlier resume point');
       resumeFrom = from;
     }
@@ -154,6 +165,11 @@ test(`SIGKILL of the train job ${KILLS} times (incl. mid-checkpoint): nothing lo
     );
     assert.equal(integrityCheck(ws.db), 'ok');
     assertFilesWhole(runDir);
+    assert.deepEqual(
+      readdirSync(runDir).filter((n) => n.endsWith('.tmp')),
+      [],
+      'no temporary file left',
+    );
     const total = modes.checkpoint + modes.afterStep + modes.startup;
     assert.ok(total >= 20, `killed ${total} times`);
     assert.ok(modes.checkpoint >= 6, 'several kills inside a checkpoint write');
@@ -232,7 +248,105 @@ test('SIGKILL of the host process (`lejepa-studio train`) while its job runs, 3 
     listMetrics(ws.db, id!).map((m) => m.step),
     Array.from({ length: 18 }, (_, i) => i + 1),
   );
+  assert.deepEqual(
+    readdirSync(ws.path('runs', String(id))).filter((n) => n.endsWith('.tmp')),
+    [],
+    'no temporary file left',
+  );
   ws.close();
+});
+
+/** POST /api/call on a running `lejepa-studio serve`. */
+function callServer(port: number, token: string, method: string, input: unknown): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/api/call',
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', 'x-studio-token': token },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve(body));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify({ method, input }));
+  });
+}
+
+test('SIGKILL of the server process (`lejepa-studio serve`) while a run it started trains', async () => {
+  const dir = tempDir('kill-serve');
+  const ws0 = openWorkspace(dir);
+  const version = await importAndFreeze(ws0, folder);
+  ws0.close();
+  const server = spawn(process.execPath, [BIN, 'serve', '--workspace', dir, '--port', '0'], {
+    cwd: REPO,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  server.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  try {
+    const url = new URL(
+      await until(() => /Open: (http:\/\/\S+)/.exec(stderr)?.[1], 60_000, 'the server URL', 50),
+    );
+    const port = Number(url.port);
+    const token = url.searchParams.get('token')!;
+    const started = JSON.parse(
+      await callServer(port, token, 'run.start', {
+        datasetVersionId: version,
+        preset: 'quick',
+        config: { ...TINY_RUN, epochs: 6, checkpointEvery: INTERVAL },
+      }),
+    ) as { ok: boolean; result: RunRow };
+    assert.ok(started.ok, JSON.stringify(started));
+    const id = started.result.id;
+    const running = await until(
+      () => {
+        const db = openCatalog(join(dir, 'catalog.sqlite'), { readonly: true });
+        try {
+          const row = db.prepare('SELECT pid, step FROM runs WHERE id = ?').get(id) as
+            { pid: number | null; step: number } | undefined;
+          return row !== undefined && row.pid !== null && row.step >= 3 ? row : undefined;
+        } finally {
+          db.close();
+        }
+      },
+      120_000,
+      'the served run',
+      50,
+    );
+    server.kill('SIGKILL');
+    await until(
+      () => (server.exitCode !== null || server.signalCode !== null ? true : undefined),
+      10_000,
+      'the server to die',
+    );
+    await until(() => (alive(running.pid!) ? undefined : true), 30_000, 'the orphaned job to stop');
+    const ws = openWorkspace(dir);
+    try {
+      const api = apiOf(ws);
+      const listed = await api.call<RunRow[]>('run.list', {});
+      const from = checkAfterKill(ws, id, listed[0]!.step, 'server kill');
+      const resumed = await api.call<RunRow>('run.resume', { id });
+      assert.equal(resumed.step, from);
+      const done = await api.call<RunRow>('run.wait', { id });
+      assert.equal(done.status, 'completed', done.message ?? '');
+      assert.deepEqual(
+        listMetrics(ws.db, id).map((m) => m.step),
+        Array.from({ length: done.totalSteps! }, (_, i) => i + 1),
+      );
+      assert.equal(integrityCheck(ws.db), 'ok');
+    } finally {
+      ws.close();
+    }
+  } finally {
+    if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+  }
 });
 
 after(() => delete process.env.LEJEPA_TEST_FAULTS);

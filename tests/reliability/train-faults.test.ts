@@ -3,7 +3,8 @@
  * out-of-memory thrown in a step (injected through the train job's fault
  * hook), and a backend that cannot be initialised. Each run must stop with a
  * sentence (an expected error, never the generic "something went wrong") and
- * keep its last good checkpoint, from which it resumes.
+ * keep its last good checkpoint. A stop caused by the machine (memory) leaves
+ * the run resumable, and its sentence says how; a non-finite loss does not.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -47,9 +48,9 @@ async function runWithFault(
   }
 }
 
-function assertSentence(run: RunRow, words: RegExp): void {
-  assert.equal(run.status, 'failed');
-  assert.ok(run.message !== null, 'a failed run carries a message');
+function assertSentence(run: RunRow, words: RegExp, status = 'failed'): void {
+  assert.equal(run.status, status, run.message ?? '');
+  assert.ok(run.message !== null, 'a stopped run carries a message');
   assert.match(run.message, words);
   assert.doesNotMatch(run.message, /Something went wrong|\n\s+at /, 'no generic bug text or stack');
 }
@@ -79,11 +80,19 @@ test('a non-finite loss stops the run with a sentence and keeps the last good ch
   assert.equal(integrityCheck(ws.db), 'ok');
 });
 
-test('an out-of-memory thrown inside a step stops the run with a sentence and the last checkpoint', async () => {
+test('an out-of-memory thrown inside a step stops the run resumable, with the last checkpoint', async () => {
   const { run, checkpoints } = await runWithFault({ outOfMemoryAtStep: 5 });
-  assertSentence(run, /memory/i);
+  // The machine ran short, not the run: it is interrupted, and the sentence says what to do.
+  assertSentence(run, /out of memory at step 5/i, 'interrupted');
+  assert.match(run.message!, /free memory.*then resume/i);
+  assert.match(run.message!, new RegExp(`run resume ${run.id}`));
   assertLastGoodCheckpoint(checkpoints, 4);
-  await assertResumeMatchesMessage(run);
+  assert.match(run.message!, new RegExp(`checkpoint of step ${checkpoints.at(-1)!.step} is kept`));
+  // With memory back (the fault gone), resume continues from that checkpoint and finishes.
+  const resumed = await api.call<RunRow>('run.resume', { id: run.id });
+  assert.equal(resumed.step, checkpoints.at(-1)!.step);
+  const done = await api.call<RunRow>('run.wait', { id: run.id });
+  assert.equal(done.status, 'completed', done.message ?? '');
   assert.equal(integrityCheck(ws.db), 'ok');
 });
 

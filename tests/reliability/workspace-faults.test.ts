@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, renameSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 
@@ -84,6 +84,65 @@ test('a workspace moved to another folder keeps working: resume finds its checkp
   assert.equal(resumed.step, pausedAt, 'resumed from the checkpoint in the moved folder');
   const done = await api.call<RunRow>('run.wait', { id: run.id });
   assert.equal(done.status, 'completed', done.message ?? '');
+  ws.close();
+});
+
+test('a workspace moved after training: evaluation, embeddings and exports find its checkpoints', async () => {
+  const dir = tempDir('moved-done');
+  let ws = openWorkspace(join(dir, 'before'));
+  const version = await importAndFreeze(ws, folder);
+  let api = apiOf(ws);
+  const started = await api.call<RunRow>('run.start', {
+    datasetVersionId: version,
+    preset: 'quick',
+    config: { ...TINY_RUN, epochs: 1 },
+  });
+  const run = await api.call<RunRow>('run.wait', { id: started.id });
+  assert.equal(run.status, 'completed', run.message ?? '');
+  const recorded = ws.db
+    .prepare('SELECT path FROM run_checkpoints WHERE run_id = ? ORDER BY step')
+    .pluck()
+    .all(run.id) as string[];
+  ws.close();
+
+  renameSync(join(dir, 'before'), join(dir, 'after'));
+  ws = openWorkspace(join(dir, 'after'));
+  api = apiOf(ws);
+  const runDir = ws.path('runs', String(run.id));
+  const evaluated = await api.reply('run.evaluate', {
+    id: run.id,
+    baselines: false,
+    checkpoints: 'epochs',
+  });
+  assert.ok(evaluated.ok, evaluated.ok ? '' : evaluated.error.message);
+  if (evaluated.ok) assert.equal((evaluated.result as { rows: unknown[] }).rows.length, 1);
+  const shown = await api.call<{ checkpoints: { path: string }[] }>('run.show', { id: run.id });
+  for (const c of shown.checkpoints) assert.ok(c.path.startsWith(runDir), c.path);
+  const embedded = await api.reply('embedding.create', { runId: run.id });
+  assert.ok(embedded.ok, embedded.ok ? '' : embedded.error.message);
+  const exported = await api.reply('export.create', {
+    runId: run.id,
+    format: 'onnx',
+    parityImages: 4,
+  });
+  assert.ok(exported.ok, exported.ok ? '' : exported.error.message);
+  // The catalog's recorded paths are not rewritten.
+  assert.deepEqual(
+    ws.db
+      .prepare('SELECT path FROM run_checkpoints WHERE run_id = ? ORDER BY step')
+      .pluck()
+      .all(run.id),
+    recorded,
+  );
+  // A checkpoint gone from both places is named, with both paths.
+  for (const name of readdirSync(runDir)) if (name.endsWith('.ljck')) rmSync(join(runDir, name));
+  const lost = await api.reply('run.evaluate', { id: run.id, baselines: false });
+  assert.equal(lost.ok, false);
+  if (!lost.ok) {
+    assert.equal(lost.error.code, 'checkpoint_not_found');
+    assert.ok(lost.error.message.includes(recorded.at(-1)!), lost.error.message);
+    assert.ok(lost.error.message.includes(runDir), lost.error.message);
+  }
   ws.close();
 });
 
