@@ -78,6 +78,24 @@ export function startDesktop(electron: ElectronApi, options: DesktopOptions): De
   };
 
   let quitting = false;
+  /** The shutdown check in progress: a second close or quit meanwhile asks nothing more. */
+  let asking: Promise<void> | null = null;
+  const requestQuit = (host: StudioHost) => {
+    asking ??= prepareShutdown(host, { confirmStop })
+      .catch((err: unknown) => {
+        // The check itself failed: quit anyway; a run still going is recovered on the next start.
+        log.error(`shutdown check failed: ${String(err)}`);
+        return true;
+      })
+      .then((ok) => {
+        if (!ok) return;
+        quitting = true;
+        app.quit();
+      })
+      .finally(() => {
+        asking = null;
+      });
+  };
   const createWindow = () => {
     const win = new BrowserWindow({
       width: 1360,
@@ -107,11 +125,7 @@ export function startDesktop(electron: ElectronApi, options: DesktopOptions): De
     win.on('close', (event) => {
       if (quitting || state.host === null) return;
       event.preventDefault();
-      void prepareShutdown(state.host, { confirmStop }).then((ok) => {
-        if (!ok) return;
-        quitting = true;
-        app.quit();
-      });
+      requestQuit(state.host);
     });
     win.on('closed', () => {
       state.window = null;
@@ -143,11 +157,7 @@ export function startDesktop(electron: ElectronApi, options: DesktopOptions): De
   app.on('before-quit', (event) => {
     if (quitting || state.host === null) return;
     event.preventDefault();
-    void prepareShutdown(state.host, { confirmStop }).then((ok) => {
-      if (!ok) return;
-      quitting = true;
-      app.quit();
-    });
+    requestQuit(state.host);
   });
   app.on('will-quit', () => {
     state.host?.close();

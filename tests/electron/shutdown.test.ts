@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import type { Reply } from '../../src-main/api/index.ts';
+import { importAndFreeze, TINY_RUN, writeTinyFolder } from '../reliability/helpers.ts';
 import { startDesktop } from '../../src-main/electron/app.ts';
 import { prepareShutdown } from '../../src-main/electron/shutdown.ts';
 import type { StudioHost } from '../../src-main/transports/studio-host.ts';
@@ -104,4 +105,77 @@ test('the window close is held until the shutdown check has run, then the app qu
   assert.equal(emitPreventable(fake.windows[0]!, 'close'), false);
   fake.app.emit('will-quit');
   assert.equal(desktop.host, null);
+});
+
+interface RunShow {
+  run: { id: number; status: string; step: number };
+  checkpoints: { step: number; reason: string }[];
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 120_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test('closing the app during a real training pauses it with a checkpoint, asked once; it resumes from there', async () => {
+  const fake = fakeElectron({ dialogResponse: 0 });
+  const base = mkdtempSync(join(tmpdir(), 'lejepa-shutdown-real-'));
+  mkdirSync(join(base, 'r'));
+  writeFileSync(join(base, 'r', 'index.html'), '');
+  const desktop = startDesktop(fake.electron, {
+    rendererDir: join(base, 'r'),
+    preload: '/p.cjs',
+    workspaceDir: join(base, 'ws'),
+  });
+  await fake.ready();
+  const host = desktop.host!;
+  const call = async <T>(method: string, input: unknown): Promise<T> => {
+    const reply = await host.call(method, input);
+    if (!reply.ok) throw new Error(`${method}: ${reply.error.message}`);
+    return reply.result as T;
+  };
+  const show = (id: number) => call<RunShow>('run.show', { id });
+  try {
+    const version = await importAndFreeze(host.ws, await writeTinyFolder({ train: 12, test: 2 }));
+    // No interval checkpoint in reach: the one the test finds can only come from the pause.
+    const { id } = await call<{ id: number }>('run.start', {
+      datasetVersionId: version,
+      preset: 'quick',
+      config: { ...TINY_RUN, epochs: 500, checkpointEvery: 100_000 },
+    });
+    await until('training steps', async () => ((await show(id)).run.step >= 2 ? true : undefined));
+
+    // Two closes in a row (an impatient user): one question, one shutdown.
+    assert.equal(emitPreventable(fake.windows[0]!, 'close'), true);
+    assert.equal(emitPreventable(fake.app, 'before-quit'), true);
+    await until('the app to quit', async () => (fake.calls.includes('quit') ? true : undefined));
+    assert.equal(fake.dialogMessages.length, 1);
+    assert.match(fake.dialogMessages[0]!, /^Training is running \(/);
+
+    const paused = await show(id);
+    assert.equal(paused.run.status, 'paused');
+    const pauseCheckpoint = paused.checkpoints.find((c) => c.reason === 'pause');
+    assert.ok(pauseCheckpoint, JSON.stringify(paused.checkpoints));
+    assert.equal(pauseCheckpoint.step, paused.run.step);
+
+    // The next start of the studio resumes from that checkpoint, not from zero.
+    await call('run.resume', { id });
+    const next = await until('steps after the resume', async () => {
+      const rows = await call<{ step: number }[]>('run.metrics', {
+        id,
+        afterStep: pauseCheckpoint.step,
+      });
+      return rows.length > 0 ? rows : undefined;
+    });
+    assert.equal(next[0]!.step, pauseCheckpoint.step + 1);
+    await call('run.cancel', { id });
+    await call('run.wait', { id });
+  } finally {
+    fake.app.emit('will-quit');
+  }
 });
