@@ -34,8 +34,8 @@ export interface EmbedOptions {
 /**
  * Embeds the images of `block` with `encoder` in evaluation mode.
  * Returns row-major features [rows, featureDim] (or the head's width), or null
- * when `shouldStop` asked to stop. Awaits each batch's data so that a job
- * process stays responsive to cancel messages.
+ * when `shouldStop` asked to stop. With `shouldStop`, it yields to the event loop
+ * after each batch so that a job process reads cancel messages.
  */
 export async function embed(
   encoder: Encoder,
@@ -91,6 +91,9 @@ export async function embed(
       }
       out.set(data, start * width);
       options.onProgress?.(start + n, total);
+      // A macrotask turn: on the CPU and WASM backends `data()` resolves at once, and a
+      // cancel request from the host is only read when the event loop gets a turn.
+      if (options.shouldStop) await new Promise((resolve) => setTimeout(resolve, 0));
     }
   } finally {
     scale.dispose();
