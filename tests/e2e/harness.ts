@@ -43,7 +43,8 @@ export async function startServe(
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LEJEPA_LOG_LEVEL: 'warn' },
+      // Info level, as a user runs it: the Run view's log tail shows what the trainer said.
+      env: { ...process.env, LEJEPA_LOG_LEVEL: 'info' },
     },
   );
   let log = '';
@@ -59,7 +60,11 @@ export async function startServe(
     });
     child.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${log}`)));
   });
-  child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[serve] ${chunk.toString()}`));
+  // Only warnings and errors reach the test's own output.
+  child.stderr!.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n'))
+      if (/ (warn|error) /.test(line)) process.stderr.write(`[serve] ${line}\n`);
+  });
   return {
     url,
     origin: new URL(url).origin,

@@ -5,6 +5,7 @@
  * with a screenshot of every view and an accessibility scan of each.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { after, before, test, type TestContext } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 
@@ -13,9 +14,11 @@ import {
   buildRenderer,
   launchBrowser,
   screenshot,
+  SCREENSHOTS,
   startServe,
   type Served,
 } from './harness.ts';
+import { largeDatasetWorkspace, largeFileName } from './large-dataset.ts';
 
 let served: Served;
 let browser: BrowserContext;
@@ -25,6 +28,8 @@ const axeFindings: string[] = [];
 let methods = new Set<string>();
 
 before(async () => {
+  // Every screenshot in the folder comes from this run (a failed step leaves a gap, not an old picture).
+  rmSync(SCREENSHOTS, { recursive: true, force: true });
   buildRenderer();
   served = await startServe();
   browser = await launchBrowser();
@@ -110,7 +115,61 @@ test('settings show the workspace and the machine', async () => {
   await page.goto(`${served.origin}/#/settings`);
   await page.getByText(served.workspace).waitFor();
   await page.getByText('What this machine offers').waitFor();
+  // The probe loads each backend once; the table replaces the waiting line.
+  await page.getByRole('columnheader', { name: 'Why not' }).waitFor({ timeout: 120_000 });
+  await page.getByRole('cell', { name: 'wasm', exact: true }).waitFor();
   await view('settings');
+});
+
+test('a 70,000-image dataset scrolls in a grid that renders only the rows in view', async () => {
+  const large = await largeDatasetWorkspace(70_000);
+  // A second studio on this machine, in the same browser: each keeps its own token cookie.
+  const other = await startServe(large.dir);
+  const p = await browser.newPage();
+  p.on('pageerror', (e) => problems.push(`page error (70k grid): ${e.message}`));
+  try {
+    await p.goto(other.url);
+    await p.goto(`${other.origin}/#/datasets/${large.datasetId}`);
+    await p.getByText('70,000 shown').waitFor({ timeout: 60_000 });
+    const grid = p.getByRole('listbox', { name: /^Images \(70,000\)/ });
+    await p.locator('.thumb img').first().waitFor();
+    const cells = () => p.locator('[role=option]').count();
+    const atTop = await cells();
+    assert.ok(atTop > 0 && atTop < 400, `${atTop} cells exist at the top`);
+
+    // Scroll to the very end: the last image is drawn, and still only the rows in view exist.
+    await grid.evaluate((el) => (el.scrollTop = el.scrollHeight));
+    await p.locator('#item-69999 img').waitFor();
+    assert.match(
+      (await p.locator('#item-69999').getAttribute('aria-label')) ?? '',
+      new RegExp(largeFileName(69_999)),
+    );
+    const atEnd = await cells();
+    assert.ok(atEnd > 0 && atEnd < 400, `${atEnd} cells exist at the end`);
+    assert.equal(await p.locator('#item-0').count(), 0, 'the first row left the page');
+    await screenshot(p, 'dataset-70k-end');
+
+    // Keyboard: Home goes back to the first image, Space selects it, End reaches the last.
+    await grid.focus();
+    await p.keyboard.press('Home');
+    await p.locator('#item-0.cursor img').waitFor();
+    await p.keyboard.press('Space');
+    await p.getByText('1 selected').waitFor();
+    await p.keyboard.press('End');
+    await p.locator('#item-69999.cursor').waitFor();
+
+    // Filters over all 70,000: class-3 in the test split is every 70th image from the 63rd.
+    const filters = p.getByRole('form', { name: 'Filters' });
+    await filters.getByRole('combobox', { name: /^Label/ }).selectOption('class-3');
+    await p.getByText('7,000 shown').waitFor();
+    await filters.getByRole('combobox', { name: /^Split/ }).selectOption('test');
+    await p.getByText('1,000 shown').waitFor();
+    for (const v of await axeSerious(p))
+      axeFindings.push(`dataset-70k: ${v.id} (${v.impact}) ${v.help} at ${v.nodes[0]}`);
+  } finally {
+    await p.close();
+    await other.stop();
+  }
 });
 
 test('the bundled sample imports with live progress and fills the grid', async (t) => {
@@ -150,7 +209,7 @@ test('images selected in the grid are tagged in bulk and the filter finds them',
     await view(`dataset-${tab.split(' ')[0]!.toLowerCase()}`);
   }
   await page.getByRole('button', { name: 'Freeze version' }).click();
-  await page.getByText(/Version 1 frozen: \d+ images/).waitFor();
+  await page.getByText(/Version 1 frozen: [\d,]+ images/).waitFor();
 });
 
 let firstRun = 0;
@@ -164,7 +223,17 @@ test('a quick run starts from the form, its curves update, and it cancels and re
   await epochs.fill('30');
   await page.getByLabel('Image limit').fill('512');
   await page.getByLabel('Name').fill('e2e-first');
-  await page.waitForTimeout(600);
+  // The estimate times a few real steps on the chosen backend.
+  await page.getByRole('button', { name: 'Estimate time per epoch' }).click();
+  const checkAndStart = page.locator('section[aria-label="Check and start"]');
+  const estimate = await until('the estimate', async () => {
+    const text = await checkAndStart.innerText();
+    if ((await checkAndStart.getByRole('alert').count()) > 0)
+      throw new Error(`the estimate failed: ${text}`);
+    // innerText, not getByText: the sentence spans formatted lines of markup.
+    return /On \w+: ([\d.]+) ms per step, .* about .+ per epoch\./.exec(text) ?? undefined;
+  });
+  assert.ok(Number(estimate[1]) > 0, `a step takes time: ${estimate[0]}`);
   await view('new-run');
   await page.getByRole('button', { name: 'Start training' }).click();
   await page.waitForURL(/#\/runs\/\d+$/);
@@ -180,6 +249,11 @@ test('a quick run starts from the form, its curves update, and it cancels and re
     Number((await stepText.innerText()).replace(/,/g, '')) > early ? true : undefined,
   );
   assert.ok((await page.locator('.uplot canvas').count()) >= 3);
+  // The log tail shows the trainer's own line (backend and threads), refreshed while it runs.
+  await page
+    .getByLabel('Run log')
+    .getByText(/backend \w+, \d+ threads?/)
+    .waitFor({ timeout: 30_000 });
   await view('run');
 
   await page.getByRole('button', { name: 'Cancel' }).click();
@@ -238,6 +312,9 @@ test('an embedding explores: PCA scatter, hover thumbnail, lasso to tag, neighbo
   const canvas = page.locator('.scatter-wrap canvas').first();
   await canvas.waitFor({ timeout: 120_000 });
   await page.getByText(/points · [\d.]+ ms per frame/).waitFor();
+  // Isotropy diagnostics in words: a verdict, its spectrum and the effective rank.
+  await page.getByRole('img', { name: /Covariance spectrum/ }).waitFor({ timeout: 120_000 });
+  await page.locator('dt', { hasText: 'Effective rank' }).waitFor();
   const box = (await canvas.boundingBox())!;
 
   // Hover: sweep across the middle until a point answers with its thumbnail.
