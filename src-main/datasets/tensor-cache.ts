@@ -15,7 +15,8 @@
  * and the longer one cropped evenly. 28×28 data at size 28 passes unchanged.
  * Before decoding, each file's SHA-256 is compared with the one frozen in the
  * version: a file changed on disk after freezing stops the build with an error
- * naming it.
+ * naming it, unless another file in the catalog has the frozen content (then
+ * that one is read: a moved folder imported again keeps old versions buildable).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -126,30 +127,52 @@ function upToDate(
   return undefined;
 }
 
+/** Other present files in the catalog with a given content hash, besides `path`. */
+type Alternates = (hash: string, path: string) => string[];
+
+/**
+ * The frozen bytes of a version item: its recorded file, or, when that is gone
+ * or changed, another file in the catalog with the same content hash (an exact
+ * copy, or the same folder imported again from where it was moved). The hash
+ * decides, so the version's pixels are the frozen ones either way.
+ */
+function frozenBytes(item: VersionItem, versionNumber: number, alternates: Alternates): Buffer {
+  let failure: Error;
+  try {
+    const buf = readBytes(item.path);
+    if (sha256(buf) === item.hash) return buf;
+    failure = expected(
+      'file_changed',
+      `${item.path} changed on disk after version ${versionNumber} was frozen (its content hash differs). Restore the original file, or import the folder again and freeze a new version.`,
+    );
+  } catch (err) {
+    const why = err instanceof SkipError ? err.message : String(err);
+    failure = expected(
+      'file_missing',
+      `${item.path} (in version ${versionNumber}) cannot be read: ${why} Restore the file, or import the folder from where it is now (the version then finds its files by content).`,
+    );
+  }
+  for (const other of alternates(item.hash, item.path)) {
+    try {
+      const buf = readBytes(other);
+      if (sha256(buf) === item.hash) return buf;
+    } catch {
+      // Not readable either: try the next one.
+    }
+  }
+  throw failure;
+}
+
 async function decodeInto(
   item: VersionItem,
   versionNumber: number,
   opts: TensorCacheOptions,
   out: Buffer,
   offset: number,
+  alternates: Alternates,
 ): Promise<void> {
   const frame = opts.size * opts.size * opts.channels;
-  let buf: Buffer;
-  try {
-    buf = readBytes(item.path);
-  } catch (err) {
-    const why = err instanceof SkipError ? err.message : String(err);
-    throw expected(
-      'file_missing',
-      `${item.path} (in version ${versionNumber}) cannot be read: ${why} Restore the file, or import its folder again and freeze a new version.`,
-    );
-  }
-  if (sha256(buf) !== item.hash) {
-    throw expected(
-      'file_changed',
-      `${item.path} changed on disk after version ${versionNumber} was frozen (its content hash differs). Restore the original file, or import the folder again and freeze a new version.`,
-    );
-  }
+  const buf = frozenBytes(item, versionNumber, alternates);
   if (decodePlainPngInto(buf, opts.size, opts.channels, out, offset)) return;
   let pixels: Buffer;
   try {
@@ -223,6 +246,13 @@ export async function buildTensorCache(
   }
 
   const items = versionItems(ws.db, versionId);
+  const others = ws.db
+    .prepare(
+      `SELECT DISTINCT f.path FROM item_files f JOIN items i ON i.id = f.item_id
+       WHERE i.hash = ? AND f.present = 1 AND f.path != ?`,
+    )
+    .pluck();
+  const alternates: Alternates = (hash, path) => others.all(hash, path) as string[];
   const frame = opts.size * opts.size * opts.channels;
   const out = Buffer.allocUnsafe(items.length * frame);
   let next = 0;
@@ -231,7 +261,7 @@ export async function buildTensorCache(
     while (next < items.length) {
       if (signal?.aborted === true) throw cancelled('Building the tensor cache');
       const i = next++;
-      await decodeInto(items[i]!, version.number, opts, out, i * frame);
+      await decodeInto(items[i]!, version.number, opts, out, i * frame, alternates);
       done++;
       if (onProgress !== undefined && (done % 500 === 0 || done === items.length)) {
         onProgress(done, items.length);

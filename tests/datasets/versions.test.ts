@@ -1,6 +1,6 @@
 /** Curation, frozen versions and the tensor cache, through the api. */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
@@ -274,6 +274,70 @@ test('random splits are seeded and stratified by label; CSV splits name their er
     writeFileSync(bad, 'path,split\nbig/0.png,test\nbig/1.png,trian\n');
     const e = await api.fail('dataset.split.csv', { dataset: 'pics', file: bad });
     assert.match(e.message, /line 3: the field 'split' is "trian"/);
+  } finally {
+    api.ws.close();
+  }
+});
+
+test('a version finds its files by content after its folder is moved and imported again', async () => {
+  const base = tempDir('moved');
+  const root = join(base, 'shelf');
+  mkdirSync(join(root, 'a'), { recursive: true });
+  mkdirSync(join(root, 'b'), { recursive: true });
+  for (let i = 0; i < 4; i++) {
+    await noise(12, 10, 500 + i)
+      .jpeg()
+      .toFile(join(root, i < 2 ? 'a' : 'b', `${i}.jpg`));
+  }
+  const api = openApi();
+  try {
+    await api.call('dataset.import', { paths: [root] });
+    const { version } = await api.call<{ version: Version }>('dataset.version.create', {
+      dataset: 'shelf',
+    });
+    const build = () =>
+      api.call<TensorCacheInfo>('dataset.cache.build', {
+        version: version.id,
+        size: 8,
+        channels: 3,
+      });
+    const first = await build();
+    const pixels = loadTensorCache(first.path).pixels.slice();
+    rmSync(first.path);
+
+    renameSync(root, join(base, 'shelf-2024'));
+    const lost = await api.fail('dataset.cache.build', {
+      version: version.id,
+      size: 8,
+      channels: 3,
+    });
+    assert.equal(lost.code, 'file_missing');
+    assert.ok(lost.message.includes(join(root, 'a', '0.jpg')), lost.message);
+
+    // Imported from its new place (here as another dataset), the old version builds again,
+    // with the same pixels, and its frozen rows still name the old paths.
+    await api.call('dataset.import', { paths: [join(base, 'shelf-2024')] });
+    const again = await build();
+    assert.equal(again.reused, false);
+    assert.deepEqual(loadTensorCache(again.path).pixels, pixels);
+    const rows = await api.call<{ items: Array<{ path: string }> }>('dataset.version.show', {
+      version: version.id,
+      limit: 10,
+    });
+    assert.ok(rows.items.every((r) => r.path.startsWith(root + '/')));
+
+    // A file whose content changed and has no copy anywhere is still refused.
+    rmSync(again.path);
+    await noise(12, 10, 999)
+      .jpeg()
+      .toFile(join(base, 'shelf-2024', 'a', '0.jpg'));
+    await api.call('dataset.import', { paths: [join(base, 'shelf-2024')] });
+    const changed = await api.fail('dataset.cache.build', {
+      version: version.id,
+      size: 8,
+      channels: 3,
+    });
+    assert.equal(changed.code, 'file_missing');
   } finally {
     api.ws.close();
   }
