@@ -300,7 +300,7 @@ test('SIGKILL of the server process (`lejepa-studio serve`) while a run it start
       await callServer(port, token, 'run.start', {
         datasetVersionId: version,
         preset: 'quick',
-        config: { ...TINY_RUN, epochs: 6, checkpointEvery: INTERVAL },
+        config: { ...TINY_RUN, epochs: 3, checkpointEvery: INTERVAL },
       }),
     ) as { ok: boolean; result: RunRow };
     assert.ok(started.ok, JSON.stringify(started));
