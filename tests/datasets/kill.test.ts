@@ -18,6 +18,7 @@ import { runImportHost } from './cli.ts';
 import { noise } from './corpus.ts';
 
 const FILES = 300;
+const KILLS = 10;
 
 function checkWorkspace(wsDir: string): { items: number; files: number } {
   const ws = openWorkspace(wsDir);
@@ -84,17 +85,21 @@ test('an import killed at random points resumes without duplicates', async () =>
 
   const rng = new Rng(20251204);
   const partial: number[] = [];
-  for (let round = 0; round < 10; round++) {
-    const delay = startup + work * 1.1 * rng.uniform();
+  let files = checkWorkspace(wsDir).files;
+  // At least 10 real kills (a round whose process finished first does not count), each at
+  // a random moment between the end of start-up and the expected end of what is left to do.
+  for (let round = 0; partial.length < KILLS && round < 3 * KILLS; round++) {
+    const left = (FILES + FILES / 3 - files) / FILES;
+    const delay = startup * 0.8 + (startup * 0.2 + work * left) * rng.uniform();
     const run = await runImportHost(wsDir, 'kill', [root], {
       onSpawn: (child) => {
         setTimeout(() => child.kill('SIGKILL'), delay);
       },
     });
-    const state = checkWorkspace(wsDir);
-    if (run.signal === 'SIGKILL') partial.push(state.files);
+    files = checkWorkspace(wsDir).files;
+    if (run.signal === 'SIGKILL') partial.push(files);
   }
-  assert.ok(partial.length >= 5, `most rounds should be killed mid-way (${partial.length})`);
+  assert.equal(partial.length, KILLS, `${KILLS} imports killed mid-way (${partial.length})`);
   assert.ok(
     partial.some((files) => files > FILES / 3 && files < FILES + FILES / 3),
     `at least one kill should land between the first and the last batch (${partial.join(', ')})`,
