@@ -3,6 +3,10 @@
  * seeded UMAP with progress and cancel, and k-means clusters for colouring.
  * Coordinates are written as raw float32 [n, components] (`.f32`), clusters
  * as int32 [n] (`.i32`), atomically; the host records them.
+ *
+ * UMAP runs synchronously, so this process reads a cancel request only when it is
+ * over: the host (awaitJob) ends the process after a short grace period instead,
+ * which loses nothing since the coordinates are written only at the end.
  */
 import { initBackend, type BackendName } from '../engine/backend.ts';
 import { kmeans } from '../engine/eval/kmeans.ts';

@@ -7,10 +7,16 @@ import { after, before, test } from 'node:test';
 
 import type { ApiEvent } from '../../src-main/api/events.ts';
 import { callMethod } from '../../src-main/api/index.ts';
-import type { EmbeddingRow } from '../../src-main/catalog/embeddings.ts';
+import {
+  beginEmbedding,
+  finishEmbedding,
+  type EmbeddingRow,
+} from '../../src-main/catalog/embeddings.ts';
 import type { EvaluationRow, ProjectionRow } from '../../src-main/catalog/evaluation.ts';
 import type { RunRow } from '../../src-main/catalog/runs.ts';
 import { openWorkspace, type Workspace } from '../../src-main/catalog/workspace.ts';
+import { Rng } from '../../src-main/engine/rng.ts';
+import { embeddingFiles, writeEmbedding } from '../../src-main/jobs/embed-store.ts';
 import { importAndFreeze, writeTinyFolder } from '../jobs/fixtures/tiny-dataset.ts';
 
 /** A tiny real run on 3 classes of stripes: 12 train + 4 test images per class. */
@@ -72,6 +78,14 @@ test('embedding a version stores a float32 matrix with its index and lineage, th
   const index = JSON.parse(readFileSync(matrix.replace(/\.f32$/, '.json'), 'utf8'));
   assert.equal(index.itemIds.length, 48);
   assert.deepEqual(index.classes, ['class-0', 'class-1', 'class-2']);
+  // The lineage, in the catalog row and beside the matrix.
+  assert.equal(first.runId, runId);
+  assert.deepEqual(
+    [index.versionId, index.runId, index.checkpointStep, index.head],
+    [first.versionId, runId, 6, 'backbone'],
+  );
+  assert.match(index.versionHash, /^[0-9a-f]{16,}$/);
+  assert.deepEqual([...new Set(index.splits)].sort(), ['test', 'train']);
   const x = new Float32Array(new Uint8Array(readFileSync(matrix)).buffer);
   assert.ok(x.every(Number.isFinite));
   assert.ok(
@@ -127,6 +141,12 @@ test('kNN, linear probe and isotropy run on the embedding and are recorded once'
   const p = probe.result as { trainAccuracy: number; testAccuracy: number; iterations: number };
   assert.ok(p.trainAccuracy >= 0 && p.trainAccuracy <= 1 && p.iterations >= 1);
   assert.equal(probe.score, p.testAccuracy);
+
+  // This version has no val split: asking for it is refused with a sentence.
+  await assert.rejects(call('eval.probe', { embeddingId: e.id, split: 'val' }), (err: Error) => {
+    assert.match(err.message, /labelled images in the train split and in the val split/);
+    return true;
+  });
 
   const iso = await call<EvaluationRow>('eval.isotropy', { embeddingId: e.id, slices: 16 });
   const r = iso.result as { verdict: string; eigenvalues: number[]; effectiveRank: number };
@@ -192,6 +212,118 @@ test('PCA, k-means and UMAP projections are stored; neighbours of an item come b
   assert.equal(up.hits[0]!.label, 'class-1');
 });
 
+/** Calls a method and aborts it at the first progress event of the given job kind. */
+async function callAndCancel(method: string, input: unknown, kind: string) {
+  const controller = new AbortController();
+  const emit = (e: ApiEvent) => {
+    if (e.type === 'job.progress' && e.kind === kind) controller.abort();
+  };
+  return callMethod({ ws, emit, signal: controller.signal }, method, input);
+}
+
+test('a cancelled embedding is recorded as cancelled and computed afresh when asked again', async () => {
+  const reply = await callAndCancel(
+    'embedding.create',
+    { runId, step: 3, batch: 1, backend: 'cpu' },
+    'embed',
+  );
+  assert.equal(reply.ok, false, 'the embedding finished before the cancel');
+  if (!reply.ok) assert.equal(reply.error.kind, 'cancelled', reply.error.message);
+  const row = (await call<EmbeddingRow[]>('embedding.list', { runId })).find(
+    (r) => r.checkpointStep === 3,
+  )!;
+  assert.equal(row.status, 'cancelled');
+  assert.ok(!existsSync(join(ws.root, 'embeddings', `e${row.id}.f32`)), 'no matrix was written');
+
+  const again = await call<EmbeddingRow & { reused: boolean }>('embedding.create', {
+    runId,
+    step: 3,
+    backend: 'cpu',
+  });
+  assert.equal(again.id, row.id);
+  assert.equal(again.reused, false);
+  assert.equal(again.status, 'ready');
+});
+
+test('UMAP replays with its seed, and a cancelled UMAP is recorded as cancelled', async () => {
+  const e = (await call<EmbeddingRow[]>('embedding.list', { runId })).find(
+    (r) => r.head === 'backbone' && r.checkpointStep === 6,
+  )!;
+  const layout = async (seed: number, force: boolean) => {
+    const p = await call<ProjectionRow & { reused: boolean }>('projection.create', {
+      embeddingId: e.id,
+      method: 'umap',
+      neighbours: 5,
+      seed,
+      force,
+      backend: 'cpu',
+    });
+    assert.equal(p.reused, false);
+    return (await call<{ values: number[] }>('projection.data', { id: p.id })).values;
+  };
+  const first = await layout(7, false);
+  assert.deepEqual(await layout(7, true), first, 'the same seed computed again');
+  assert.notDeepEqual(await layout(8, false), first, 'another seed');
+
+  // A larger stored embedding (3,000 × 16, seeded Gaussian blobs) keeps UMAP busy long enough.
+  const n = 3000;
+  const dim = 16;
+  const lineage = {
+    versionId: e.versionId,
+    runId,
+    checkpointStep: 999,
+    head: 'backbone' as const,
+    imageSize: 28,
+    channels: 1,
+  };
+  const big = beginEmbedding(ws.db, lineage, 'synthetic-3000');
+  const files = embeddingFiles(ws.path('embeddings'), big.id);
+  const rng = new Rng(9);
+  const x = Float32Array.from(
+    rng.normalArray(n * dim),
+    (v, i) => v + (Math.floor(i / dim) % 5) * 4,
+  );
+  writeEmbedding(
+    files,
+    {
+      format: 1,
+      count: n,
+      dim,
+      versionId: e.versionId,
+      versionHash: 'synthetic',
+      runId,
+      checkpointStep: 999,
+      head: 'backbone',
+      imageSize: 28,
+      channels: 1,
+      classes: [],
+      itemIds: Array.from({ length: n }, (_, i) => i + 1),
+      labels: Array<number>(n).fill(-1),
+      splits: Array<'train'>(n).fill('train'),
+    },
+    x,
+  );
+  finishEmbedding(ws.db, big.id, {
+    path: `embeddings/e${big.id}.f32`,
+    count: n,
+    dim,
+    backend: 'cpu',
+    seconds: 0,
+  });
+  const reply = await callAndCancel(
+    'projection.create',
+    { embeddingId: big.id, method: 'umap', backend: 'cpu' },
+    'umap',
+  );
+  assert.equal(reply.ok, false, 'UMAP finished before the cancel');
+  if (!reply.ok) assert.equal(reply.error.kind, 'cancelled', reply.error.message);
+  const shown = await call<{ projections: ProjectionRow[] }>('embedding.show', { id: big.id });
+  assert.deepEqual(
+    shown.projections.map((p) => [p.method, p.status]),
+    [['umap', 'cancelled']],
+  );
+});
+
 test('the CLI evaluates and diagnoses a stored embedding', () => {
   const e = ws.db.prepare("SELECT id FROM embeddings WHERE head = 'backbone'").get() as {
     id: number;
@@ -213,5 +345,17 @@ test('the CLI evaluates and diagnoses a stored embedding', () => {
   assert.equal(reply.result.kind, 'isotropy');
   const bad = cli('neighbours', '--embedding', String(e.id), '--row', '999');
   assert.notEqual(bad.status, 0);
-  assert.match(bad.stderr, /not in embedding/);
+  assert.match(bad.stderr, /Row 999 is outside embedding \d+, whose rows are 0 to 47\./);
+
+  // Computed again, each step draws progress under its own label.
+  const forced = cli('evaluate', '--embedding', String(e.id), '--k', '5', '--force');
+  assert.equal(forced.status, 0, forced.stderr);
+  const lines = forced.stderr.split('\n');
+  assert.ok(lines.includes('kNN: 100%'), forced.stderr);
+  assert.ok(
+    lines.some((l) => /^linear probe \(L-BFGS iterations\): \d+%$/.test(l)),
+    forced.stderr,
+  );
+  assert.ok(!lines.some((l) => /^kNN: \d\d?%$/.test(l)), 'probe progress drawn as kNN');
+  assert.match(forced.stdout + forced.stderr, /linear probe on test: .*(converged|L-BFGS)/);
 });
