@@ -74,6 +74,8 @@ test('on overlapping classes the probe reaches the optimum and near-Bayes accura
   const check = objectiveAt(train, r.weights, r.bias, r.mean, r.std, l2);
   assert.ok(Math.abs(check.objective - r.objective) < 1e-5, `${check.objective} vs ${r.objective}`);
   assert.ok(check.maxGrad < 1e-4, `gradient at the solution ${check.maxGrad}`);
+  // The reported final gradient is the optimiser's own (float32 products), close to ours.
+  assert.ok(Math.abs(r.gradientMax - check.maxGrad) < 1e-4, `${r.gradientMax} vs ${check.maxGrad}`);
   assert.ok(Math.abs(r.testAccuracy! - 0.841) < 0.03, `test accuracy ${r.testAccuracy}`);
   assert.ok(r.iterations < 100);
 });
@@ -108,4 +110,21 @@ test('a stronger penalty shrinks the weights', () => {
   const train = blobs(rng, means, 50, 1);
   const norm = (l2: number) => Math.hypot(...linearProbe(train, train, { l2 }).weights);
   assert.ok(norm(1e-1) < norm(1e-3));
+});
+
+test('the probe standardises with train statistics only and applies them to the test rows', () => {
+  const rng = new Rng(8);
+  const means = randomMeans(rng, 3, 6, 8);
+  const scaled = (f: LabelledFeatures) => ({ ...f, x: f.x.map((v) => v * 1000 + 5000) });
+  const train = scaled(blobs(rng, means, 60, 1));
+  const testRows = blobs(rng, means, 30, 1);
+  const r = linearProbe(train, scaled(testRows));
+  const s = standardisation(train.x, train.n, train.d);
+  assert.deepEqual(r.mean, s.mean);
+  assert.deepEqual(r.std, s.std);
+  assert.ok(r.testAccuracy! > 0.9, `test accuracy ${r.testAccuracy}`);
+  // The same rows unscaled: standardised with their own statistics they would be classified
+  // as well; with the train's they all land on one side and mostly in one class.
+  const unscaled = linearProbe(train, testRows);
+  assert.ok(unscaled.testAccuracy! < 0.5, `unscaled test accuracy ${unscaled.testAccuracy}`);
 });
