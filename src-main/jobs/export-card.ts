@@ -40,6 +40,22 @@ export function modelCard(f: CardFacts): Record<string, unknown> {
 const pct = (v: number | null) => (v === null ? 'not evaluated' : `${(v * 100).toFixed(2)} %`);
 const num = (v: number | null) => (v === null ? '–' : v.toFixed(4));
 
+/** The training recipe in one line (the fields a reader compares first). */
+function recipe(config: unknown): string {
+  const c = (config ?? {}) as Record<string, unknown>;
+  const parts = [
+    ['λ', c.lambda],
+    ['slices', c.slices],
+    ['batch', c.batch],
+    ['epochs', c.epochs],
+    ['learning rate', c.lr],
+    ['seed', c.seed],
+  ]
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => `${k as string} ${v as number}`);
+  return parts.length === 0 ? 'Trained with LeJEPA' : `Trained with LeJEPA: ${parts.join(', ')}`;
+}
+
 export function modelCardMarkdown(f: CardFacts): string {
   const spec = f.architecture.spec as { kind: string };
   const p = f.input.preprocessing;
@@ -65,6 +81,7 @@ export function modelCardMarkdown(f: CardFacts): string {
     `- Dataset version ${f.datasetVersionId}, content hash \`${f.datasetVersionHash}\``,
     `- Final training loss ${num(f.metrics.finalLoss)} (prediction ${num(f.metrics.finalPred)}, SIGReg ${num(f.metrics.finalSigreg)})`,
     `- kNN accuracy ${pct(f.metrics.knnAccuracy)}; linear probe ${pct(f.metrics.probeAccuracy)}`,
+    `- ${recipe(f.trainingConfig)}; the full training configuration:`,
     '',
     '```json',
     JSON.stringify(f.trainingConfig, null, 2),

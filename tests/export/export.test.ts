@@ -181,6 +181,7 @@ for (const [name, encoder, dim, withProjector] of [
       `mean ${JSON.stringify(config.views.mean)} and std ${JSON.stringify(config.views.std)}`,
       hash,
       `"lambda": ${config.lambda}`,
+      `Trained with LeJEPA: λ ${config.lambda}, slices `,
       `kNN accuracy ${(knn.score! * 100).toFixed(2)} %`,
       '## Parity check',
     ]) {
