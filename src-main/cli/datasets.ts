@@ -46,6 +46,9 @@ function progressPrinter(): (line: string) => void {
   };
 }
 
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+const items = (n: number) => count(n, 'item');
+
 /** A dataset name as one shell word (quoted when it has spaces or other special characters). */
 function shellWord(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
@@ -54,7 +57,7 @@ function shellWord(text: string): string {
 function importText(s: ImportSummary): string {
   const ignored = countsText(s.ignored);
   return [
-    `Dataset "${s.name}" (id ${s.datasetId}): ${s.items} items from ${s.imported} files`,
+    `Dataset "${s.name}" (id ${s.datasetId}): ${items(s.items)} from ${count(s.imported, 'file')}`,
     textTable(
       ['outcome', 'files', 'detail'],
       [
@@ -330,7 +333,7 @@ const tagCommand: CliCommand = {
     });
     return {
       result: r,
-      text: `${r.changed} items ${args.options.remove === true ? 'untagged' : 'tagged'}.`,
+      text: `${items(r.changed)} ${args.options.remove === true ? 'untagged' : 'tagged'}.`,
     };
   },
 };
@@ -351,7 +354,7 @@ const excludeCommand: CliCommand = {
       reason: args.options.reason,
       ...selection(args.positionals.slice(1)),
     });
-    return { result: r, text: `${r.changed} items ${include ? 'included' : 'excluded'}.` };
+    return { result: r, text: `${items(r.changed)} ${include ? 'included' : 'excluded'}.` };
   },
 };
 
@@ -386,7 +389,7 @@ const splitCommand: CliCommand = {
       });
       return {
         result: r,
-        text: `${r.updated} items updated.${r.unknown.length > 0 ? ` ${r.unknown.length} paths in the CSV are not in the dataset, e.g. ${r.unknown[0]}.` : ''}`,
+        text: `${items(r.updated)} updated.${r.unknown.length > 0 ? ` ${r.unknown.length} paths in the CSV are not in the dataset, e.g. ${r.unknown[0]}.` : ''}`,
       };
     }
     if (typeof args.options.random === 'string') {
@@ -410,7 +413,7 @@ const splitCommand: CliCommand = {
       split: split === 'none' ? null : split,
       ...selection(args.positionals.slice(2)),
     });
-    return { result: r, text: `${r.changed} items set to ${split}.` };
+    return { result: r, text: `${items(r.changed)} set to ${split}.` };
   },
 };
 

@@ -177,6 +177,19 @@ test('dataset commands: --json result on stdout, human text on stderr; --strict'
   assert.equal(shown.result.items.length, 2);
   assert.match(shown.run.stderr, new RegExp(`content hash ${created.result.version.contentHash}`));
 
+  // Curation commands, by path relative to the imported folder (spaces and all).
+  const tagged = await runCli([
+    'dataset',
+    'tag',
+    'mixed lab',
+    'keep',
+    'dog/same bytes.png',
+    '--workspace',
+    wsDir,
+  ]);
+  assert.equal(tagged.code, 0, tagged.stderr);
+  assert.equal(tagged.stdout, '1 item tagged.\n');
+
   // An error with --json: the error object on stdout, the sentence on stderr.
   const missing = await runCli(['dataset', 'show', 'nope', '--workspace', wsDir, '--json']);
   assert.equal(missing.code, 1);
