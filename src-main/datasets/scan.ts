@@ -3,17 +3,19 @@
  * it uses synchronous file-system calls (the fastest way to stat many files).
  *
  * What is not looked at, and counted as ignored (never an error, never a class):
- * OS debris (`._*`, `.DS_Store`, `Thumbs.db`, `desktop.ini`), hidden files and
- * folders (names starting with a dot), symlinks that lead back into a folder
- * already being scanned (loops) or already scanned (repeats), and things that are
- * neither files nor folders (sockets, pipes, devices), the studio's own
- * workspace folder when it lies inside a scanned folder (its thumbnails and
- * catalog are not images of the dataset), and the notes that
- * travel with image folders, recognised by name: README, LICENSE, NOTICE,
- * COPYING, CHANGELOG and files ending in .txt, .md, .csv, .tsv, .json, .yaml,
- * .yml, .xml, .html, .py, .ipynb, .log. Any other file that is not an image,
- * whatever its name, is reported as `not_an_image`. Names that are not valid
- * UTF-8 and folders that cannot be read are reported as problems with a code.
+ * OS debris, files or folders (`._*`, `.DS_Store`, `Thumbs.db`, `desktop.ini`,
+ * macOS `Icon\r` and `__MACOSX`, Synology `@eaDir`, `$RECYCLE.BIN`,
+ * `System Volume Information`, `lost+found`); hidden files and folders (names
+ * starting with a dot); symlinks that lead back into a folder already being
+ * scanned (loops) or already scanned (repeats); things that are neither files
+ * nor folders (sockets, pipes, devices); the studio's own workspace folder when
+ * it lies inside a scanned folder (its thumbnails and catalog are not images of
+ * the dataset); and the notes that travel with image folders, recognised by
+ * name: README, LICENSE, NOTICE, COPYING, CHANGELOG and files ending in .txt,
+ * .md, .csv, .tsv, .json, .yaml, .yml, .xml, .html, .py, .ipynb, .log. Any other
+ * file that is not an image, whatever its name, is reported as `not_an_image`.
+ * Names that are not valid UTF-8 and folders that cannot be read are reported
+ * as problems with a code.
  */
 import { readdirSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { join } from 'node:path';
@@ -42,7 +44,21 @@ export interface ScanResult {
   ignored: Record<IgnoreReason, number>;
 }
 
-const OS_DEBRIS = new Set(['.ds_store', 'thumbs.db', 'desktop.ini', 'ehthumbs.db']);
+const OS_DEBRIS = new Set([
+  '.ds_store',
+  'thumbs.db',
+  'desktop.ini',
+  'ehthumbs.db',
+  // macOS: a folder's custom icon ("Icon" + carriage return), zip resource forks.
+  'icon\r',
+  '__macosx',
+  // Synology NAS thumbnails (real JPEGs: imported, they would be near-copies of each photo).
+  '@eadir',
+  // Windows and ext4 volume folders, seen when a whole drive is imported.
+  '$recycle.bin',
+  'system volume information',
+  'lost+found',
+]);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 const NOTE_NAMES = /^(readme|license|licence|notice|copying|changelog)(\.[^.]*)?$/i;
