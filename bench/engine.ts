@@ -5,7 +5,8 @@
  * made in engine/kernels and engine/models against their alternatives:
  * - convolution filter gradient as one forward convolution vs nine shifted matrix products;
  * - strided convolution input gradient by phases vs the zero-inserted output gradient;
- * - batch norm as one op with its analytic gradient vs tfjs's composite ops.
+ * - batch norm as the backend's own forward and backward kernels vs one custom op of tfjs ops
+ *   with its analytic gradient vs tfjs's composite ops.
  * Then the same forward + backward on the plain CPU backend for one sample (it is several
  * hundred times slower; left out of --quick). Run alone, `node --import tsx bench/engine.ts [--quick]` writes
  * bench/results/engine-<time>.json; `npm run bench -- --only engine` runs it in the suite.
@@ -25,7 +26,7 @@ import {
   createProjector,
   ENCODER_PRESETS,
 } from '../src-main/engine/models/index.ts';
-import { batchNormTrain } from '../src-main/engine/models/layers.ts';
+import { batchNormTrain, batchNormTrainOps } from '../src-main/engine/models/layers.ts';
 import { Rng } from '../src-main/engine/rng.ts';
 import { Harness, peakRssMB, stats, type BenchOptions, type Stats } from './harness.ts';
 
@@ -221,11 +222,11 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
   // Batch norm forward + backward, [n, 32, 32, 32].
   const gamma = tf.ones([32]);
   const beta = tf.zeros([32]);
-  const bnFused = () =>
+  const bnWith = (f: typeof batchNormTrain) => () =>
     timed(() =>
       tf.tidy(() => {
         const g = tf.grads((a: tf.Tensor, gm: tf.Tensor, bt: tf.Tensor) => {
-          const r = batchNormTrain(a, gm, bt);
+          const r = f(a, gm, bt);
           tf.dispose([r.batchMean, r.batchVar]);
           return tf.sum(tf.mul(r.y, dy));
         })([x, gamma, beta]);
@@ -242,15 +243,21 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
         return tf.addN([tf.sum(g[0]!), tf.sum(g[1]!), tf.sum(g[2]!)]);
       }),
     );
-  const bn = await h.interleave({ fused: bnFused, composite: bnComposite }, rounds);
+  const bn = await h.interleave(
+    { kernels: bnWith(batchNormTrain), ops: bnWith(batchNormTrainOps), composite: bnComposite },
+    rounds,
+  );
   h.figure(
-    'batch norm fwd+bwd: tfjs composite / fused op (time ratio)',
-    bn.ratio('composite', 'fused'),
+    'batch norm fwd+bwd: tfjs composite / own kernels (time ratio)',
+    bn.ratio('composite', 'kernels'),
     '×',
-    {
-      ...params,
-      x: x.shape,
-    },
+    { ...params, x: x.shape },
+  );
+  h.figure(
+    'batch norm fwd+bwd: custom op of tfjs ops / own kernels (time ratio)',
+    bn.ratio('ops', 'kernels'),
+    '×',
+    { ...params, x: x.shape },
   );
   tf.dispose([x, dy, dy2, w2, gamma, beta]);
 

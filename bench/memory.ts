@@ -4,11 +4,13 @@
  * checkpoint every 50 steps) on the backend the studio picks by default, sampling the process's
  * resident memory and the live tensor count after every step.
  *
- * The model and views are the `small` preset's (the reference ResNet on 28×28 grey, 2 global +
- * 4 local views, 256 slices); the batch is 8 instead of 256 so that 1,000 steps fit in minutes
- * on two shared cores. Allocations that grow with the step count show up at any batch size.
- * The first 100 steps are the warm-up (kernel set-up, allocator pools, the WASM heap's growth
- * to its working size); "flat" is judged from step 100 to the end.
+ * The configuration is a preset's with a smaller batch: by default `small` (the reference
+ * ResNet on 28×28 grey, 2 global + 4 local views, 256 slices) at batch 8. On a busy machine
+ * `BENCH_MEMORY_PRESET=quick` (the tiny ResNet of the `quick` preset, same loop) and
+ * `BENCH_MEMORY_STEPS` / `BENCH_MEMORY_BATCH` shorten the run; the figures say what ran.
+ * Allocations that grow with the step count show up at any model and batch size. The first 100
+ * steps are the warm-up (kernel set-up, allocator pools, the WASM heap's growth to its working
+ * size); "flat" is judged from step 100 to the end.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -19,7 +21,6 @@ import { Trainer, type TrainData } from '../src-main/engine/train/trainer.ts';
 import type { BenchOptions, Harness } from './harness.ts';
 import { stats } from './harness.ts';
 
-const BATCH = 8;
 const WARMUP = 100;
 
 /** Seeded noise images, 28×28 grey, in 10 classes. */
@@ -55,10 +56,12 @@ function slope(x: number[], y: number[]): number {
 }
 
 export async function run(h: Harness, opts: BenchOptions): Promise<void> {
-  const steps = opts.quick ? 200 : 1000;
+  const steps = Number(process.env.BENCH_MEMORY_STEPS ?? (opts.quick ? 200 : 1000));
+  const BATCH = Number(process.env.BENCH_MEMORY_BATCH ?? 8);
+  const preset = process.env.BENCH_MEMORY_PRESET === 'quick' ? 'quick' : 'small';
   const backend = await startBackend();
   h.note(backend.line);
-  const cfg = presetConfig('small', 1);
+  const cfg = presetConfig(preset, 1);
   const stepsPerEpoch = 100;
   const trainer = new Trainer(
     {
@@ -97,12 +100,12 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
   }
   const seconds = (performance.now() - started) / 1000;
   h.note(
-    `${rss.length} steps of batch ${BATCH} (×6 views) in ${seconds.toFixed(0)} s, ${checkpoints} checkpoints`,
+    `${rss.length} steps of the ${preset} preset at batch ${BATCH} (×${cfg.views.globalViews + cfg.views.localViews} views) in ${seconds.toFixed(0)} s, ${checkpoints} checkpoints`,
   );
   const params = {
     steps: rss.length,
     batch: BATCH,
-    preset: 'small',
+    preset,
     backend: backend.name,
     threads: backend.threads,
     warmupSteps: WARMUP,

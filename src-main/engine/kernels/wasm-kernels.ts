@@ -15,6 +15,7 @@ import {
   geometry,
   type Pad,
 } from './conv-grads.ts';
+import { registerBatchNormKernels } from './batch-norm.ts';
 
 type Shape4 = [number, number, number, number];
 type Attrs = {
@@ -98,6 +99,7 @@ export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
   wrapBatchMatMul();
+  registerBatchNormKernels();
   for (const k of KERNELS) {
     if (tf.getKernel(k.name, 'wasm')) tf.unregisterKernel(k.name, 'wasm');
     tf.registerKernel({

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '../kernels/gradients.ts';
+import { BN_BACKWARD, BN_FORWARD, hasBatchNormKernels } from '../kernels/batch-norm.ts';
 import type { ParamBuilder } from './params.ts';
 
 export type Layer<I extends tf.Tensor = tf.Tensor, O extends tf.Tensor = tf.Tensor> = (
@@ -64,14 +65,26 @@ export function batchNorm(p: ParamBuilder, name: string, channels: number): Laye
 }
 
 /**
- * Training-mode batch norm with its analytic gradient (one custom op instead of tfjs's
- * composite, whose gradient tiles the statistics to the input's full size):
+ * Training-mode batch norm with its analytic gradient, on the WASM backend as two kernels of
+ * its own (kernels/batch-norm.ts), elsewhere as one custom op instead of tfjs's composite,
+ * whose gradient tiles the statistics to the input's full size:
  * x̂ = (x − μ)/σ, y = γ·x̂ + β; dx = γ/(σ·R)·(R·dy − Σdy − x̂·Σ(dy·x̂)), dγ = Σ(dy·x̂), dβ = Σdy,
  * with R the number of values per channel. Sums over rows are products with a row of ones
  * (no transposes). Also returns the batch mean and biased variance, computed inside the op
  * so that no gradient tape sees them; the caller disposes them.
  */
 export function batchNormTrain(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+): { y: tf.Tensor; batchMean: tf.Tensor1D; batchVar: tf.Tensor1D } {
+  return hasBatchNormKernels()
+    ? batchNormTrainKernel(x, gamma, beta)
+    : batchNormTrainOps(x, gamma, beta);
+}
+
+/** batchNormTrain composed of tfjs ops with a hand-written gradient (backends without the kernels). */
+export function batchNormTrainOps(
   x: tf.Tensor,
   gamma: tf.Tensor,
   beta: tf.Tensor,
@@ -103,6 +116,36 @@ export function batchNormTrain(
         const dx = tf.reshape(tf.mul(inner, scale), x.shape);
         return [dx, tf.reshape(dGamma, [channels]), tf.reshape(dBeta, [channels])];
       },
+    };
+  });
+  const y = op(x, gamma, beta);
+  const [batchMean, batchVar] = stats as [tf.Tensor1D, tf.Tensor1D];
+  return { y, batchMean, batchVar };
+}
+
+/** batchNormTrain through the backend's own forward and backward kernels (kernels/batch-norm.ts). */
+function batchNormTrainKernel(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+): { y: tf.Tensor; batchMean: tf.Tensor1D; batchVar: tf.Tensor1D } {
+  let stats: tf.Tensor1D[] = [];
+  const op = tf.customGrad((xIn, gIn, bIn, save) => {
+    const [y, mean, variance, saved] = tf
+      .engine()
+      .runKernel(
+        BN_FORWARD,
+        { x: xIn as tf.Tensor, gamma: gIn as tf.Tensor, beta: bIn as tf.Tensor },
+        { epsilon: BN_EPSILON },
+      ) as tf.Tensor[];
+    stats = [tf.keep(mean as tf.Tensor1D), tf.keep(variance as tf.Tensor1D)];
+    (save as tf.GradSaveFunc)([xIn as tf.Tensor, saved!, gIn as tf.Tensor]);
+    return {
+      value: y!,
+      gradFunc: (dy: tf.Tensor, s: tf.Tensor[]) =>
+        tf
+          .engine()
+          .runKernel(BN_BACKWARD, { dy, x: s[0]!, saved: s[1]!, gamma: s[2]! }, {}) as tf.Tensor[],
     };
   });
   const y = op(x, gamma, beta);
