@@ -54,10 +54,11 @@ function shellWord(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-function importText(s: ImportSummary): string {
+function importText(s: ImportSummary, workspace: string): string {
   const ignored = countsText(s.ignored);
   return [
     `Dataset "${s.name}" (id ${s.datasetId}): ${items(s.items)} from ${count(s.imported, 'file')}`,
+    `Workspace: ${resolve(workspace)}`,
     textTable(
       ['outcome', 'files', 'detail'],
       [
@@ -134,7 +135,7 @@ const importCommand: CliCommand = {
     return {
       result: summary,
       text:
-        importText(summary) +
+        importText(summary, ctx.workspaceDir) +
         (strictFail ? `\n--strict: ${summary.skippedTotal} files were skipped.` : ''),
       exitCode: strictFail ? 1 : 0,
     };

@@ -66,6 +66,10 @@ test('dataset commands: --json result on stdout, human text on stderr; --strict'
   assert.equal(ok.run.code, 0, ok.run.stderr);
   assert.equal(ok.result.skippedTotal, 0);
   assert.match(ok.run.stderr, /Dataset "clean" \(id 1\): 2 items from 2 files/);
+  assert.ok(
+    ok.run.stderr.includes(`\nWorkspace: ${wsDir}\n`),
+    'the summary says where the catalog is',
+  );
   assert.doesNotMatch(ok.run.stderr, /Each skipped file/, 'no pointer to errors when none');
 
   const strict = await json<ImportSummary>(wsDir, ['import', mixed, '--strict']);
