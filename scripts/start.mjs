@@ -5,7 +5,7 @@
 // had (an offline machine), this says so in one line and points to the
 // browser mode instead.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clearTimeout, setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +70,66 @@ if (binary === undefined) {
   );
   process.exit(1);
 }
+/**
+ * better-sqlite3 is compiled for Node's ABI (the CLI, `serve` and the tests use
+ * it); Electron needs its own build. A copy is rebuilt for this Electron version
+ * under node_modules/.electron-native/ once, and the desktop app is pointed at it
+ * (LEJEPA_SQLITE_BINDING), so node_modules keeps working under plain Node.
+ * Packaged apps do not need this: electron-builder rebuilds their copy.
+ * Returns the binding's path, or a sentence saying why there is none.
+ */
+async function electronSqliteBinding(electronVersion) {
+  // Inside node_modules: ignored everywhere, and a fresh install starts it over.
+  const dir = join(root, 'node_modules', '.electron-native', electronVersion);
+  const pkg = join(dir, 'node_modules', 'better-sqlite3');
+  const binding = join(pkg, 'build', 'Release', 'better_sqlite3.node');
+  const marker = join(dir, 'built');
+  if (existsSync(marker) && existsSync(binding)) return { binding };
+  console.error(`Building the SQLite module for Electron ${electronVersion} (once)…`);
+  try {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(join(dir, 'node_modules'), { recursive: true });
+    // Without the Node build: a failed rebuild must not leave a module for the wrong ABI.
+    cpSync(join(root, 'node_modules', 'better-sqlite3'), pkg, {
+      recursive: true,
+      filter: (src) => !src.startsWith(join(root, 'node_modules', 'better-sqlite3', 'build')),
+    });
+    writeFileSync(
+      join(dir, 'package.json'),
+      JSON.stringify({
+        name: 'electron-native',
+        private: true,
+        dependencies: { 'better-sqlite3': '*' },
+      }),
+    );
+    const { rebuild } = await import('@electron/rebuild');
+    await rebuild({
+      buildPath: dir,
+      electronVersion,
+      onlyModules: ['better-sqlite3'],
+      force: true,
+    });
+  } catch (err) {
+    return {
+      why: String(err?.message ?? err)
+        .split('\n')[0]
+        .slice(0, 160),
+    };
+  }
+  if (!existsSync(binding)) return { why: 'the rebuild wrote no module' };
+  writeFileSync(marker, `${new Date().toISOString()}\n`);
+  return { binding };
+}
+
+const electronVersion = JSON.parse(readFileSync(join(electronDir, 'package.json'), 'utf8')).version;
+const sqlite = await electronSqliteBinding(electronVersion);
+if (sqlite.binding === undefined) {
+  console.error(
+    `The SQLite module could not be built for Electron ${electronVersion} (${sqlite.why}); run \`npm run studio:web\` to use the studio in a browser instead.`,
+  );
+  process.exit(1);
+}
+
 for (const step of [
   ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'],
   ['scripts/build-electron.mjs'],
@@ -77,5 +137,9 @@ for (const step of [
   const r = spawnSync(process.execPath, step, { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
-const child = spawn(binary, ['.', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+const child = spawn(binary, ['.', ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, LEJEPA_SQLITE_BINDING: sqlite.binding },
+});
 child.on('exit', (code) => process.exit(code ?? 0));

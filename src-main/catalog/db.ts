@@ -51,7 +51,14 @@ export function openCatalog(path: string, options: OpenOptions = {}): Db {
   const readonly = options.readonly === true;
   let db: Db;
   try {
-    db = new Database(path, { readonly, fileMustExist: readonly, timeout: 5000 });
+    // `npm start` points the desktop app at a build of the module for Electron's ABI.
+    const nativeBinding = process.env.LEJEPA_SQLITE_BINDING;
+    db = new Database(path, {
+      readonly,
+      fileMustExist: readonly,
+      timeout: 5000,
+      ...(nativeBinding ? { nativeBinding } : {}),
+    });
   } catch (err) {
     throw expected(
       'catalog_unreadable',
