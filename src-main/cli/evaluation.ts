@@ -114,7 +114,9 @@ async function resolveEmbedding(ctx: CliContext, args: ParsedArgs): Promise<Embe
 }
 
 const describeEmbedding = (e: EmbeddingRow) =>
-  `embedding ${e.id}: ${e.count} × ${e.dim} (${e.head}) of version ${e.versionId}, run ${e.runId} step ${e.checkpointStep}`;
+  e.count === null || e.dim === null
+    ? `embedding ${e.id} (${e.head}) of version ${e.versionId}, run ${e.runId} step ${e.checkpointStep}`
+    : `embedding ${e.id}: ${e.count} × ${e.dim} (${e.head}) of version ${e.versionId}, run ${e.runId} step ${e.checkpointStep}`;
 
 interface ProjectionInfo {
   explained?: number[];
@@ -187,7 +189,9 @@ export const evaluationCommands: CliCommand[] = [
         'embedding.list',
         runId === undefined ? {} : { runId },
       );
-      const text = rows.map((e) => `${describeEmbedding(e)}  ${e.status}`).join('\n');
+      const text = rows
+        .map((e) => `${describeEmbedding(e)}  ${e.status}${e.message ? `: ${e.message}` : ''}`)
+        .join('\n');
       return { result: rows, text: rows.length === 0 ? 'no embeddings yet' : text };
     },
   },
