@@ -190,6 +190,23 @@ export function sha256(buf: Buffer): string {
   return createHash('sha256').update(buf).digest('hex');
 }
 
+/**
+ * The frame count of an animated PNG (its `acTL` chunk, before the image data),
+ * or 1. libvips reads only the default image of an APNG, which is its first
+ * frame, so the count is only needed for the `animated` warning.
+ */
+export function apngFrames(buf: Buffer): number {
+  let at = 8;
+  while (at + 12 <= buf.length) {
+    const length = buf.readUInt32BE(at);
+    const type = buf.toString('latin1', at + 4, at + 8);
+    if (type === 'acTL' && length >= 8 && at + 12 <= buf.length) return buf.readUInt32BE(at + 8);
+    if (type === 'IDAT' || type === 'IEND') return 1;
+    at += 12 + length;
+  }
+  return 1;
+}
+
 export interface Header {
   sniffed: Sniffed & { decoder: 'sharp' | 'bmp' };
   width: number;
@@ -233,7 +250,7 @@ export async function readHeader(buf: Buffer, maxPixels: number): Promise<Header
     header = {
       width: oriented.width,
       height: oriented.height,
-      pages: m.pages ?? 1,
+      pages: Math.max(m.pages ?? 1, sniffed.format === 'png' ? apngFrames(buf) : 1),
       grey: m.space === 'b-w' || m.space === 'grey16',
       // Already small, upright, 8-bit sRGB or grey, opaque PNG or JPEG: shown as it is.
       plain:

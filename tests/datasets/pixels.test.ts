@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { crc32 } from 'node:zlib';
 
 import sharp from 'sharp';
 
@@ -38,6 +39,64 @@ function near(actual: Rgb, want: Rgb, tolerance: number, what: string): void {
   );
 }
 
+function chunk(type: string, data: Buffer): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, 'latin1');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+  return Buffer.concat([head, data, crc]);
+}
+
+/** An animated PNG of two 16×16 frames, red then blue (acTL, fcTL + IDAT, fcTL + fdAT). */
+async function apng(): Promise<Buffer> {
+  const frame = async (rgb: Rgb) => {
+    const png = await sharp({
+      create: {
+        width: 16,
+        height: 16,
+        channels: 3,
+        background: { r: rgb[0], g: rgb[1], b: rgb[2] },
+      },
+    })
+      .png()
+      .toBuffer();
+    const parts: Buffer[] = [];
+    for (let at = 8; at < png.length;) {
+      const length = png.readUInt32BE(at);
+      if (png.toString('latin1', at + 4, at + 8) === 'IDAT')
+        parts.push(png.subarray(at + 8, at + 8 + length));
+      at += 12 + length;
+    }
+    return { ihdr: png.subarray(8, 33), data: Buffer.concat(parts) };
+  };
+  const red = await frame(RED);
+  const blue = await frame(BLUE);
+  const fctl = (seq: number) => {
+    const d = Buffer.alloc(26);
+    d.writeUInt32BE(seq, 0);
+    d.writeUInt32BE(16, 4);
+    d.writeUInt32BE(16, 8);
+    d.writeUInt16BE(1, 20);
+    d.writeUInt16BE(10, 22);
+    return chunk('fcTL', d);
+  };
+  const actl = Buffer.alloc(8);
+  actl.writeUInt32BE(2, 0);
+  const seq = Buffer.alloc(4);
+  seq.writeUInt32BE(2, 0);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    red.ihdr,
+    chunk('acTL', actl),
+    fctl(0),
+    chunk('IDAT', red.data),
+    fctl(1),
+    chunk('fdAT', Buffer.concat([seq, blue.data])),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
 async function writeFolder(root: string): Promise<void> {
   mkdirSync(root, { recursive: true });
   // Stored 40×20, left half red and right half blue, EXIF orientation 6 (rotate 90° clockwise
@@ -62,6 +121,7 @@ async function writeFolder(root: string): Promise<void> {
       .gif()
       .toBuffer(),
   );
+  writeFileSync(join(root, 'anim.png'), await apng());
   // Vertical thirds: transparent, black at half opacity, opaque green.
   const alpha = rgba(48, 48, (x) =>
     x < 16 ? [0, 0, 0, 0] : x < 32 ? [0, 0, 0, 128] : [...GREEN, 255],
@@ -99,8 +159,15 @@ test('orientation once, first frame, alpha on white, 16-bit and CMYK: thumbnails
       paths: [root],
       labels: 'none',
     });
-    assert.equal(summary.imported, 5, JSON.stringify(summary.skipped));
-    assert.equal(summary.warned, 1, 'the animation is imported with a warning');
+    assert.equal(summary.imported, 6, JSON.stringify(summary.skipped));
+    assert.equal(summary.warned, 2, 'each animation is imported with a warning');
+    const warnings = api.ws.db
+      .prepare("SELECT path, code FROM file_issues WHERE kind = 'warning' ORDER BY path")
+      .all();
+    assert.deepEqual(warnings, [
+      { path: join(root, 'anim.gif'), code: 'animated' },
+      { path: join(root, 'anim.png'), code: 'animated' },
+    ]);
 
     const item = (name: string) =>
       api.ws.db
@@ -136,6 +203,7 @@ test('orientation once, first frame, alpha on white, 16-bit and CMYK: thumbnails
     // Animation: one frame's size, the first frame's colour.
     assert.deepEqual([item('anim.gif').width, item('anim.gif').height], [16, 16]);
     near((await thumb('anim.gif')).px(8, 8), RED, 10, 'animation thumbnail');
+    near((await thumb('anim.png')).px(8, 8), RED, 10, 'animated PNG thumbnail');
     // Alpha on white.
     const a = await thumb('alpha.png');
     near(a.px(4, 24), [255, 255, 255], 6, 'transparent → white');
@@ -174,6 +242,7 @@ test('orientation once, first frame, alpha on white, 16-bit and CMYK: thumbnails
       near(oc(x, 6), BLUE, 40, `cache, oriented, bottom (${x}, 6)`);
     }
     near(cache('anim.gif')(4, 4), RED, 10, 'cache, animation: first frame');
+    near(cache('anim.png')(4, 4), RED, 10, 'cache, animated PNG: first frame');
     const ac = cache('alpha.png');
     near(ac(0, 4), [255, 255, 255], 6, 'cache, transparent → white');
     near(ac(4, 4), [127, 127, 127], 10, 'cache, half-transparent black');
