@@ -4,14 +4,15 @@
  * Coordinates are written as raw float32 [n, components] (`.f32`), clusters
  * as int32 [n] (`.i32`), atomically; the host records them.
  *
- * UMAP runs synchronously, so this process reads a cancel request only when it is
- * over: the host (awaitJob) ends the process after a short grace period instead,
- * which loses nothing since the coordinates are written only at the end.
+ * UMAP gives the event loop a turn between its steps, so a cancel request is read
+ * within a block of the neighbour graph or ten layout epochs. PCA and k-means are
+ * short and synchronous: a cancel there ends the process after the host's grace
+ * period, which loses nothing since results are written only at the end.
  */
 import { initBackend, type BackendName } from '../engine/backend.ts';
 import { kmeans } from '../engine/eval/kmeans.ts';
 import { pca } from '../engine/eval/pca.ts';
-import { umap } from '../engine/eval/umap.ts';
+import { umapAsync } from '../engine/eval/umap.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { readEmbedding } from './embed-store.ts';
 import type { JobContext, JobEnd } from './protocol.ts';
@@ -62,7 +63,7 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
     info = { inertia: r.inertia, iterations: r.iterations };
   } else {
     const phases = ['pca', 'graph', 'layout'];
-    const r = umap(f, {
+    const r = await umapAsync(f, {
       ...input.params,
       onProgress: (phase, done, total) =>
         ctx.progress({

@@ -28,6 +28,22 @@ export interface KnnGraphOptions {
 
 /** k nearest neighbours of every row of f.x [n, d] among the other rows. Null when stopped. */
 export function knnGraph(f: Features, k: number, options: KnnGraphOptions = {}): KnnGraph | null {
+  const steps = knnGraphSteps(f, k, options);
+  let r = steps.next();
+  while (r.done !== true) r = steps.next();
+  return r.value;
+}
+
+/**
+ * The same computation as `knnGraph`, pausing (a `yield`) before each block of rows,
+ * where `shouldStop` is polled: a caller that awaits a macrotask turn at each pause
+ * lets its process read a cancel request. The result does not depend on the pauses.
+ */
+export function* knnGraphSteps(
+  f: Features,
+  k: number,
+  options: KnnGraphOptions = {},
+): Generator<void, KnnGraph | null> {
   const { x, n, d } = f;
   const kk = Math.min(k, n - 1);
   const indices = new Int32Array(n * kk);
@@ -42,6 +58,7 @@ export function knnGraph(f: Features, k: number, options: KnnGraphOptions = {}):
     });
     for (let i = 0; i < n; i++) {
       if (i % 1000 === 0) {
+        yield;
         if (options.shouldStop?.()) return null;
         options.onProgress?.(i, n);
       }
@@ -64,6 +81,7 @@ export function knnGraph(f: Features, k: number, options: KnnGraphOptions = {}):
   const block = Math.max(1, Math.floor((1 << 23) / n));
   try {
     for (let start = 0; start < n; start += block) {
+      yield;
       if (options.shouldStop?.()) return null;
       const rows = Math.min(block, n - start);
       const [values, idx] = tf.tidy(() => {

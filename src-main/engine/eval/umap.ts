@@ -4,10 +4,11 @@
  * to 20k points, inverted-file above), the fuzzy simplicial set (per-point
  * ρ and σ by bisection, symmetrised with the probabilistic t-conorm), a PCA
  * initial layout, then stochastic gradient descent with negative sampling.
- * Single-threaded; a job process runs it and reports progress.
+ * Single-threaded; a job process runs `umapAsync`, which reports progress and
+ * reads cancel requests between steps.
  */
 import type { Features } from './features.ts';
-import { knnGraph } from './knn-graph.ts';
+import { knnGraphSteps } from './knn-graph.ts';
 import { pca } from './pca.ts';
 import { Rng } from '../rng.ts';
 
@@ -34,6 +35,32 @@ export interface UmapResult {
 
 /** Projects the rows of f.x [n, d]; null when `shouldStop` asked to stop. */
 export function umap(f: Features, options: UmapOptions = {}): UmapResult | null {
+  const steps = umapSteps(f, options);
+  let r = steps.next();
+  while (r.done !== true) r = steps.next();
+  return r.value;
+}
+
+/**
+ * `umap` for a job process: between blocks of the neighbour graph and every ten
+ * layout epochs it gives the event loop a turn, so that a cancel request is read
+ * and `shouldStop` can see it. The same seed gives the same layout as `umap`.
+ */
+export async function umapAsync(
+  f: Features,
+  options: UmapOptions = {},
+): Promise<UmapResult | null> {
+  const steps = umapSteps(f, options);
+  let r = steps.next();
+  while (r.done !== true) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    r = steps.next();
+  }
+  return r.value;
+}
+
+/** The UMAP computation, pausing (a `yield`) wherever `shouldStop` is polled. */
+function* umapSteps(f: Features, options: UmapOptions): Generator<void, UmapResult | null> {
   const dims = options.components ?? 2;
   const k = options.neighbours ?? 15;
   const rng = new Rng(options.seed ?? 0);
@@ -47,7 +74,7 @@ export function umap(f: Features, options: UmapOptions = {}): UmapResult | null 
   const init = pca(reduced, Math.min(dims, reduced.d));
   progress('pca', 1, 1);
 
-  const graph = knnGraph(reduced, k, {
+  const graph = yield* knnGraphSteps(reduced, k, {
     seed: options.seed ?? 0,
     onProgress: (done, total) => progress('graph', done, total),
     ...(options.shouldStop ? { shouldStop: options.shouldStop } : {}),
@@ -58,7 +85,7 @@ export function umap(f: Features, options: UmapOptions = {}): UmapResult | null 
   const { a, b } = curve(options.minDist ?? 0.1);
   const epochs = options.epochs ?? (n <= 5_000 ? 500 : 200);
   const y = initialLayout(init.coords, init.components, n, dims, rng);
-  const ok = optimise(
+  const ok = yield* optimise(
     y,
     n,
     dims,
@@ -171,7 +198,7 @@ function initialLayout(
 }
 
 /** SGD on the layout; every edge is sampled in proportion to its weight. */
-function optimise(
+function* optimise(
   y: Float32Array,
   n: number,
   dims: number,
@@ -180,7 +207,7 @@ function optimise(
   rng: Rng,
   progress: (phase: string, done: number, total: number) => void,
   shouldStop?: () => boolean,
-): boolean {
+): Generator<void, boolean> {
   const { a, b, epochs, negativeRate } = p;
   const m = edges.weight.length;
   let maxW = 0;
@@ -195,6 +222,7 @@ function optimise(
   const delta = new Float64Array(dims);
   for (let epoch = 0; epoch < epochs; epoch++) {
     if (epoch % 10 === 0) {
+      yield;
       if (shouldStop?.()) return false;
       progress('layout', epoch, epochs);
     }

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { knnGraph } from '../../../src-main/engine/eval/knn-graph.ts';
 import { buildNeighbourIndex } from '../../../src-main/engine/eval/neighbours.ts';
-import { umap } from '../../../src-main/engine/eval/umap.ts';
+import { umap, umapAsync } from '../../../src-main/engine/eval/umap.ts';
 import { Rng } from '../../../src-main/engine/rng.ts';
 import { blobs, randomMeans, useCpu } from './synthetic.ts';
 
@@ -53,4 +53,18 @@ test('UMAP stops when asked', () => {
   const f = blobs(rng, randomMeans(rng, 2, 8, 4), 50, 1);
   let calls = 0;
   assert.equal(umap(f, { shouldStop: () => ++calls > 2 }), null);
+});
+
+test('umapAsync lays out exactly as umap and reads a stop request set by a timer', async () => {
+  const rng = new Rng(5);
+  const f = blobs(rng, randomMeans(rng, 3, 10, 6), 40, 1);
+  const before = tf.memory().numTensors;
+  const sync = umap(f, { seed: 2, epochs: 60 })!;
+  const async = (await umapAsync(f, { seed: 2, epochs: 60 }))!;
+  assert.deepEqual(async.coords, sync.coords);
+  // A timer can only fire when the event loop gets a turn: umapAsync gives it one at each step.
+  let stop = false;
+  setTimeout(() => (stop = true), 0);
+  assert.equal(await umapAsync(f, { seed: 2, shouldStop: () => stop }), null);
+  assert.equal(tf.memory().numTensors, before);
 });
