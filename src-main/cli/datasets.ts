@@ -70,7 +70,10 @@ function importText(s: ImportSummary, workspace: string): string {
     ),
     `Duplicates: ${s.exactDuplicates} items with exact copies (${s.labelConflicts} with different labels, ${s.splitConflicts} across train and val/test), ${s.nearDuplicates} near-duplicate pairs to review.` +
       (s.missing > 0 ? `\n${s.missing} files known before are missing now.` : '') +
-      (s.csvUnmatched > 0 ? `\n${s.csvUnmatched} files are not named in the CSV (no label).` : ''),
+      (s.csvUnmatched > 0 ? `\n${s.csvUnmatched} files are not named in the CSV (no label).` : '') +
+      (s.csvUnused > 0
+        ? `\n${s.csvUnused} rows of the CSV name no file found, e.g. ${s.csvUnusedExample}. Paths in the CSV are relative to the imported folder (or absolute).`
+        : ''),
     `Took ${s.seconds.toFixed(1)} s.`,
     ...(s.skippedTotal > 0
       ? [

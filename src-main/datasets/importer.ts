@@ -47,6 +47,7 @@ import type { DecodeJob, FromWorker, ToWorker } from './import-protocol.ts';
 import {
   detectSplitLayout,
   labelFromCsv,
+  unusedCsvRows,
   labelFromFolders,
   readLabelCsv,
   type CsvLabels,
@@ -103,6 +104,10 @@ export interface ImportSummary {
   nearDuplicates: number;
   missing: number;
   csvUnmatched: number;
+  /** Rows of the label CSV that name no file found in the folders (a wrong path or prefix). */
+  csvUnused: number;
+  /** The first such row, `path (line N)`, to show what did not match. */
+  csvUnusedExample: string | null;
   seconds: number;
   /** CPU time of this process and of the import child during the import (all threads). */
   cpuSeconds: number;
@@ -130,7 +135,9 @@ class WorkerLink {
 
   constructor(signal: AbortSignal) {
     this.child = fork(new URL('./import-worker.ts', import.meta.url), [], {
-      execArgv: ['--import', 'tsx'],
+      // tsx by its resolved location: a bare 'tsx' would be looked up from the current
+      // directory, which is wherever the user ran the command from.
+      execArgv: ['--import', import.meta.resolve('tsx')],
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -234,6 +241,7 @@ export async function runImport(
       workspace: 0,
     };
     let csvUnmatched = 0;
+    const csvUsed = new Set<number>();
     scans.forEach((scan: ScanResult, r) => {
       const splitLayout =
         options.labels === 'imagefolder' && detectSplitLayout(scan.files.map((f) => f.rel));
@@ -261,7 +269,10 @@ export async function runImport(
         else if (csv !== undefined) {
           const row = labelFromCsv(csv, f.path, f.rel);
           if (row === undefined) csvUnmatched++;
-          else lab = row;
+          else {
+            lab = { label: row.label, split: row.split };
+            csvUsed.add(row.line);
+          }
         }
         seen.add(f.path);
         const before = known.get(f.path);
@@ -369,6 +380,14 @@ export async function runImport(
       nearDuplicates: dups.near,
       missing,
       csvUnmatched,
+      ...(() => {
+        const unused = csv === undefined ? [] : unusedCsvRows(csv, csvUsed);
+        const first = unused[0];
+        return {
+          csvUnused: unused.length,
+          csvUnusedExample: first === undefined ? null : `${first[0]} (line ${first[1]})`,
+        };
+      })(),
       seconds: (performance.now() - started) / 1000,
       cpuSeconds: (() => {
         const cpu = process.cpuUsage(cpuStart);

@@ -102,8 +102,24 @@ export function readLabelCsv(file: string): CsvLabels {
   return { file, rows: out };
 }
 
-export function labelFromCsv(csv: CsvLabels, absPath: string, rel: string): FileLabel | undefined {
+/** The CSV row of a file (by its relative path, else its absolute one), with the row's line. */
+export function labelFromCsv(
+  csv: CsvLabels,
+  absPath: string,
+  rel: string,
+): (FileLabel & { line: number }) | undefined {
   const row =
     csv.rows.get(csvKey(rel)) ?? (isAbsolute(absPath) ? csv.rows.get(csvKey(absPath)) : undefined);
-  return row === undefined ? undefined : { label: row.label, split: row.split };
+  return row === undefined ? undefined : { label: row.label, split: row.split, line: row.line };
+}
+
+/** The CSV's rows that name no file found, as `[path, line]`, in line order. */
+export function unusedCsvRows(
+  csv: CsvLabels,
+  usedLines: ReadonlySet<number>,
+): Array<[string, number]> {
+  return [...csv.rows.entries()]
+    .filter(([, row]) => !usedLines.has(row.line))
+    .map(([path, row]): [string, number] => [path, row.line])
+    .sort((a, b) => a[1] - b[1]);
 }

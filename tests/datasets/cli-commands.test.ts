@@ -13,13 +13,17 @@ import sharp from 'sharp';
 
 import { SKIP_ADVICE, type SkipCode } from '../../src-main/datasets/decode.ts';
 import type { ImportSummary } from '../../src-main/datasets/importer.ts';
-import { jsonResult, runCli, type CliRun } from './cli.ts';
+import { jsonResult, runCli, type CliOptions, type CliRun } from './cli.ts';
 import { heicBytes, noise, picture } from './corpus.ts';
 import { tempDir } from './helpers.ts';
 
 /** Runs a command with --json: stdout must be exactly one JSON line. */
-async function json<T>(wsDir: string, args: string[]): Promise<{ result: T; run: CliRun }> {
-  const run = await runCli([...args, '--workspace', wsDir, '--json']);
+async function json<T>(
+  wsDir: string,
+  args: string[],
+  options: CliOptions = {},
+): Promise<{ result: T; run: CliRun }> {
+  const run = await runCli([...args, '--workspace', wsDir, '--json'], options);
   const lines = run.stdout.split('\n').filter((l) => l !== '');
   assert.equal(lines.length, 1, `${args.join(' ')}: one JSON line on stdout\n${run.stdout}`);
   return { result: jsonResult<T>(run), run };
@@ -61,8 +65,9 @@ test('dataset commands: --json result on stdout, human text on stderr; --strict'
   writeFileSync(join(mixed, 'bad', 'notes.jpg'), 'not pixels at all\n');
   writeFileSync(join(mixed, 'bad', 'photo.heic'), heicBytes());
 
-  // --strict: exit 0 on a clean folder, 1 when anything was skipped.
-  const ok = await json<ImportSummary>(wsDir, ['import', clean, '--strict']);
+  // --strict: exit 0 on a clean folder, 1 when anything was skipped. Run from another
+  // directory than the studio's, as a user would.
+  const ok = await json<ImportSummary>(wsDir, ['import', clean, '--strict'], { cwd: base });
   assert.equal(ok.run.code, 0, ok.run.stderr);
   assert.equal(ok.result.skippedTotal, 0);
   assert.match(ok.run.stderr, /Dataset "clean" \(id 1\): 2 items from 2 files/);

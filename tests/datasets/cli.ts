@@ -16,6 +16,8 @@ export interface CliOptions {
   /** Run as this user and group (only when the test runs as root). */
   uid?: number;
   env?: Record<string, string>;
+  /** Working directory (default: the repository). */
+  cwd?: string;
   /** Called with the child as soon as it starts (to kill it). */
   onSpawn?: (child: ChildProcess) => void;
 }
@@ -38,7 +40,7 @@ export function runImportHost(
 function runNode(args: string[], options: CliOptions): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, {
-      cwd: REPO,
+      cwd: options.cwd ?? REPO,
       env: { ...process.env, LEJEPA_LOG_LEVEL: 'warn', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),

@@ -30,7 +30,7 @@ test('labels from a CSV; a bad row is refused with its line and field', async ()
   const csv = join(root, '..', 'labels.csv');
   writeFileSync(
     csv,
-    'path,label,split\na.png,cat,train\r\n"sub/c d.png","dog, big",val\nb.png,cat\n',
+    'path,label,split\na.png,cat,train\r\n"sub/c d.png","dog, big",val\nb.png,cat\nflat/b.png,cat\n',
   );
   const api = openApi();
   try {
@@ -41,6 +41,9 @@ test('labels from a CSV; a bad row is refused with its line and field', async ()
     });
     assert.equal(s.imported, 4);
     assert.equal(s.csvUnmatched, 1);
+    // A row naming no file (here with the folder's own name as a prefix) is reported.
+    assert.equal(s.csvUnused, 1);
+    assert.equal(s.csvUnusedExample, 'flat/b.png (line 5)');
     const rows = api.ws.db
       .prepare('SELECT rel_path, label, split FROM item_files ORDER BY rel_path')
       .all();
@@ -59,6 +62,7 @@ test('labels from a CSV; a bad row is refused with its line and field', async ()
       csv,
     });
     assert.equal(again.decoded, 0);
+    assert.equal(again.csvUnused, 0);
     const a = api.ws.db
       .prepare(
         "SELECT i.label FROM items i JOIN item_files f ON f.item_id = i.id WHERE f.rel_path = 'a.png'",
