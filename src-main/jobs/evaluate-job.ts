@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 
+import { expected } from '../api/errors.ts';
 import type { RunConfig } from '../api/run-config.ts';
 import { loadTensorCache } from '../datasets/tensor-cache.ts';
 import { initBackend, type BackendName } from '../engine/backend.ts';
@@ -15,6 +16,7 @@ import { embed } from '../engine/eval/embed.ts';
 import type { LabelledFeatures } from '../engine/eval/features.ts';
 import { knnAccuracy } from '../engine/eval/knn.ts';
 import { linearProbe } from '../engine/eval/linear-probe.ts';
+import { CheckpointFormatError } from '../engine/train/checkpoint.ts';
 import { initialEncoder, loadEncoderWeights } from '../engine/train/encoder-weights.ts';
 import { logger } from '../log.ts';
 import type { JobContext, JobEnd } from './protocol.ts';
@@ -96,8 +98,22 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
     const t0 = performance.now();
     const encoder = initialEncoder({ ...cfg, encoder: resolveEncoder(cfg) });
     try {
-      if (e.checkpoint !== null)
-        loadEncoderWeights(encoder, new Uint8Array(readFileSync(e.checkpoint)));
+      if (e.checkpoint !== null) {
+        const path = e.checkpoint;
+        try {
+          loadEncoderWeights(encoder, new Uint8Array(readFileSync(path)));
+        } catch (err) {
+          if (
+            !(err instanceof CheckpointFormatError) &&
+            (err as NodeJS.ErrnoException).code !== 'ENOENT'
+          )
+            throw err;
+          throw expected(
+            'checkpoint_unusable',
+            `The checkpoint ${path} cannot be used: ${(err as Error).message}. Evaluate another checkpoint of the run (final, or the epoch ones).`,
+          );
+        }
+      }
       const opts = { mean: cfg.views.mean, std: cfg.views.std, batch: 500 };
       const ftr = await embed(encoder, block, { ...opts, rows: trainRows });
       const fte = await embed(encoder, block, { ...opts, rows: testRows });

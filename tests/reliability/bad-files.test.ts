@@ -2,8 +2,8 @@
  * Bad files: the importer's awkward corpus plus a folder of 10,000 random-byte
  * files (some starting with real image signatures) imported at once, with
  * every file accounted for; and checkpoints that are truncated, hand-edited or
- * from another architecture, refused with a message on resume and on the
- * embedding path that loads a checkpoint.
+ * from another architecture, refused with a message on resume and on every
+ * other path that loads a checkpoint (embedding, evaluation, export).
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -179,6 +179,21 @@ test('checkpoints truncated, hand-edited or from another architecture: refused w
     assert.equal(embedded.ok, false, `${label}: embedding accepted a damaged checkpoint`);
     if (!embedded.ok) {
       assert.equal(embedded.error.kind, 'expected', `${label}: ${embedded.error.message}`);
+    }
+    // And the evaluation of the run's checkpoints.
+    const evaluated = await api.reply('run.evaluate', {
+      id: run.id,
+      baselines: false,
+      checkpoints: 'final',
+    });
+    assert.equal(evaluated.ok, false, `${label}: evaluation accepted a damaged checkpoint`);
+    if (!evaluated.ok) {
+      assert.equal(
+        evaluated.error.code,
+        'checkpoint_unusable',
+        `${label}: ${evaluated.error.message}`,
+      );
+      assert.ok(evaluated.error.message.includes(run.path), evaluated.error.message);
     }
     // So does the export path.
     const exported = await api.reply('export.create', {
