@@ -46,7 +46,9 @@ const Id = z.number().int().min(1);
 const Split = z.enum(['val', 'test']);
 const Backend = z.enum(['auto', 'tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
 
+/** The item index of a ready embedding (its status is checked first, with a sentence). */
 function readIndex(ws: Workspace, id: number): EmbeddingIndex {
+  readyEmbedding(ws, id);
   const files = embeddingFiles(ws.path('embeddings'), id);
   if (!existsSync(files.index)) {
     throw expected(
@@ -68,7 +70,7 @@ function readyEmbedding(ws: Workspace, id: number): EmbeddingRow {
   if (row.status !== 'ready') {
     throw expected(
       'embedding_not_ready',
-      `Embedding ${id} is ${row.status}. Compute it again with \`lejepa-studio embed\`.`,
+      `Embedding ${id} is ${row.status}${row.message ? ` (${row.message})` : ''}. Compute it again with \`lejepa-studio embed\`.`,
     );
   }
   return row;
@@ -179,7 +181,10 @@ const embeddingMethods: MethodDef[] = [
     run: (ctx, { id }) => {
       const embedding = getEmbedding(ctx.ws.db, id);
       if (embedding === undefined) {
-        throw expected('embedding_not_found', `There is no embedding ${id}.`);
+        throw expected(
+          'embedding_not_found',
+          `There is no embedding ${id}. List them with \`lejepa-studio embeddings\`.`,
+        );
       }
       return {
         embedding,

@@ -331,6 +331,10 @@ export const evaluationCommands: CliCommand[] = [
         embeddingId: requiredInt(args, 'embedding', EMBEDDING_HINT),
         method: choice(args, 'method', ['pca', 'umap', 'kmeans']) ?? 'pca',
       };
+      const components = int(args, 'components');
+      if (components !== undefined && components !== 2 && components !== 3) {
+        throw expected('invalid_option', `--components must be 2 or 3, got ${components}.`);
+      }
       for (const name of ['components', 'neighbours', 'k', 'seed']) {
         if (int(args, name) !== undefined) input[name] = int(args, name);
       }
