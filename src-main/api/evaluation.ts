@@ -70,7 +70,7 @@ function readyEmbedding(ws: Workspace, id: number): EmbeddingRow {
   if (row.status !== 'ready') {
     throw expected(
       'embedding_not_ready',
-      `Embedding ${id} is ${row.status}${row.message ? ` (${row.message})` : ''}. Compute it again with \`lejepa-studio embed\`.`,
+      `Embedding ${id} is ${row.status}${row.message ? ` (${row.message.replace(/\.$/, '')})` : ''}. Compute it again with \`lejepa-studio embed\`.`,
     );
   }
   return row;
