@@ -338,9 +338,13 @@ export class JobHost {
         this.status(id, out.status);
         break;
       case 'failed':
-        // The train job's sentence for these says to free space or memory, then resume.
+        // The train job's sentence for these says to free space or memory, then resume;
+        // one raised elsewhere (a generic full disk) gets the command added.
         if (ENVIRONMENTAL_STOPS.has(out.error.code)) {
-          this.status(id, 'interrupted', out.error.message);
+          const message = out.error.message.includes('run resume')
+            ? out.error.message
+            : `${out.error.message} The run can continue from its newest checkpoint: resume it with \`lejepa-studio run resume ${id}\`.`;
+          this.status(id, 'interrupted', message);
           break;
         }
         this.status(id, 'failed', out.error.message);
