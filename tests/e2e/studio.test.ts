@@ -290,6 +290,31 @@ test('two runs compare with their differences highlighted and a label-free ranki
   await page.goto(`${served.origin}/#/runs`);
   await page.getByRole('link', { name: 'e2e-second' }).waitFor();
   await view('runs');
+
+  // Sorting by name flips the order; the search keeps only the matching run.
+  const namesAre = (want: string[]) =>
+    until(
+      `the runs ${want.join(', ')}`,
+      async () => {
+        const got = await page.locator('tbody tr td:nth-child(3)').allInnerTexts();
+        return got.join() === want.join() ? true : undefined;
+      },
+      10_000,
+    );
+  const search = page.getByRole('searchbox', { name: 'Search' });
+  await page.getByRole('button', { name: /^Name/ }).click();
+  await namesAre(['e2e-first', 'e2e-second']);
+  await page.getByRole('button', { name: /^Name/ }).click();
+  await namesAre(['e2e-second', 'e2e-first']);
+  assert.equal(
+    await page.getByRole('columnheader', { name: /^Name/ }).getAttribute('aria-sort'),
+    'descending',
+  );
+  await search.fill('second');
+  await namesAre(['e2e-second']);
+  await search.fill('cancelled');
+  await namesAre(['e2e-first']);
+  await search.fill('');
   await page.getByLabel(`Select run ${firstRun} for comparison`).check();
   await page.getByLabel(`Select run ${secondRun} for comparison`).check();
   await page.getByRole('button', { name: /Compare 2 selected/ }).click();
