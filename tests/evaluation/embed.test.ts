@@ -193,6 +193,15 @@ test('PCA, k-means and UMAP projections are stored; neighbours of an item come b
     else assert.ok(data.values.every(Number.isFinite));
   }
   assert.ok(events.some((ev) => ev.type === 'job.progress' && ev.kind === 'umap'));
+  const pca3 = await call<ProjectionRow & { info: { explained: number[] } }>('projection.create', {
+    embeddingId: e.id,
+    method: 'pca',
+    components: 3,
+  });
+  const coords3 = await call<{ components: number }>('projection.data', { id: pca3.id });
+  assert.equal(coords3.components, 3);
+  assert.equal(pca3.info.explained.length, 3);
+  assert.ok(pca3.info.explained[0]! >= pca3.info.explained[1]!);
 
   const nn = await call<{ hits: { row: number; score: number; label: string }[] }>(
     'embedding.neighbours',
