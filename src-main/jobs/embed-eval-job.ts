@@ -3,7 +3,8 @@
  * rows takes tens of seconds): kNN accuracy and the linear probe, fitted on
  * the train split and reported on val or test, and the isotropy diagnostics.
  */
-import { initBackend, type BackendName } from '../engine/backend.ts';
+import { startBackend } from '../compute/start-backend.ts';
+import type { BackendName } from '../engine/backend.ts';
 import { isotropy } from '../engine/eval/isotropy.ts';
 import { knnAccuracy, type KnnMetric } from '../engine/eval/knn.ts';
 import { linearProbe } from '../engine/eval/linear-probe.ts';
@@ -29,7 +30,7 @@ export interface EvalJobResult {
 
 export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd; data: unknown }> {
   const input = raw as EvalJobInput;
-  await initBackend(
+  await startBackend(
     input.backend && input.backend !== 'auto' ? { prefer: input.backend as BackendName } : {},
   );
   const stored = readEmbedding(input.files);

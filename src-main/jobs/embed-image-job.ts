@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { expected } from '../api/errors.ts';
 import type { RunConfig } from '../api/run-config.ts';
 import { openImage, readBytes, readHeader, SkipError } from '../datasets/decode.ts';
-import { initBackend, type BackendName } from '../engine/backend.ts';
+import { startBackend } from '../compute/start-backend.ts';
+import type { BackendName } from '../engine/backend.ts';
 import { embed } from '../engine/eval/embed.ts';
 import { createProjector } from '../engine/models/index.ts';
 import { decodeCheckpoint, restoreVariables } from '../engine/train/checkpoint.ts';
@@ -50,7 +51,7 @@ export async function run(_ctx: JobContext, raw: unknown): Promise<{ end: JobEnd
     );
   }
   const choice = input.backend ?? cfg.backend;
-  await initBackend(choice === 'auto' ? {} : { prefer: choice as BackendName });
+  await startBackend(choice === 'auto' ? {} : { prefer: choice as BackendName });
   const encoder = initialEncoder({ ...cfg, encoder: resolveEncoder(cfg) });
   const bytes = new Uint8Array(readFileSync(input.checkpoint));
   loadEncoderWeights(encoder, bytes);

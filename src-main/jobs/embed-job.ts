@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { expected } from '../api/errors.ts';
 import type { RunConfig } from '../api/run-config.ts';
 import { loadTensorCache } from '../datasets/tensor-cache.ts';
-import { initBackend, type BackendName } from '../engine/backend.ts';
+import { startBackend } from '../compute/start-backend.ts';
+import type { BackendName } from '../engine/backend.ts';
 import { embed } from '../engine/eval/embed.ts';
 import { createProjector } from '../engine/models/index.ts';
 import {
@@ -56,7 +57,7 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
   const input = raw as EmbedJobInput;
   const cfg = input.config;
   const choice = input.backend ?? cfg.backend;
-  const info = await initBackend(
+  const info = await startBackend(
     choice === 'auto' || choice === undefined ? {} : { prefer: choice as BackendName },
   );
   log.info(info.line);

@@ -5,7 +5,8 @@
  */
 import type { RunConfig } from '../api/run-config.ts';
 import { loadTensorCache } from '../datasets/tensor-cache.ts';
-import { initBackend, type BackendName } from '../engine/backend.ts';
+import { startBackend } from '../compute/start-backend.ts';
+import type { BackendName } from '../engine/backend.ts';
 import { Trainer } from '../engine/train/trainer.ts';
 import type { JobContext, JobEnd } from './protocol.ts';
 import { resolveEncoder } from './run-setup.ts';
@@ -29,7 +30,7 @@ export interface Estimate {
 export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd; data: unknown }> {
   const input = raw as EstimateJobInput;
   const cfg = input.config;
-  const backend = await initBackend({
+  const backend = await startBackend({
     ...(cfg.backend === 'auto' ? {} : { prefer: cfg.backend as BackendName }),
     ...(cfg.threads === null ? {} : { threads: cfg.threads }),
   });

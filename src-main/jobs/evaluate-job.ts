@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import { expected } from '../api/errors.ts';
 import type { RunConfig } from '../api/run-config.ts';
 import { loadTensorCache } from '../datasets/tensor-cache.ts';
-import { initBackend, type BackendName } from '../engine/backend.ts';
+import { startBackend } from '../compute/start-backend.ts';
+import type { BackendName } from '../engine/backend.ts';
 import { embed } from '../engine/eval/embed.ts';
 import type { LabelledFeatures } from '../engine/eval/features.ts';
 import { knnAccuracy } from '../engine/eval/knn.ts';
@@ -57,7 +58,7 @@ function splitRows(splits: string[], want: string[], limit: number | null): numb
 export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd; data: unknown }> {
   const input = raw as EvaluateJobInput;
   const cfg = input.config;
-  await initBackend({
+  await startBackend({
     ...(cfg.backend === 'auto' ? {} : { prefer: cfg.backend as BackendName }),
     ...(cfg.threads === null ? {} : { threads: cfg.threads }),
   });

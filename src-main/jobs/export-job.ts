@@ -13,7 +13,8 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { expected } from '../api/errors.ts';
 import type { RunConfig } from '../api/run-config.ts';
 import { loadTensorCache } from '../datasets/tensor-cache.ts';
-import { initBackend, type BackendName } from '../engine/backend.ts';
+import { startBackend } from '../compute/start-backend.ts';
+import type { BackendName } from '../engine/backend.ts';
 import { buildExportGraph, type Weight, type WeightSource } from '../engine/export/graph.ts';
 import { writeOnnx } from '../engine/export/onnx-writer.ts';
 import { writeTfjs } from '../engine/export/tfjs-writer.ts';
@@ -81,7 +82,7 @@ function loadCheckpoint(path: string, encoder: Encoder): Uint8Array {
 export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd; data: unknown }> {
   const input = raw as ExportJobInput;
   const cfg = input.config;
-  const info = await initBackend(
+  const info = await startBackend(
     cfg.backend === 'auto' ? {} : { prefer: cfg.backend as BackendName },
   );
   log.info(info.line);

@@ -9,7 +9,8 @@
  * short and synchronous: a cancel there ends the process after the host's grace
  * period, which loses nothing since results are written only at the end.
  */
-import { initBackend, type BackendName } from '../engine/backend.ts';
+import { startBackend } from '../compute/start-backend.ts';
+import type { BackendName } from '../engine/backend.ts';
 import { kmeans } from '../engine/eval/kmeans.ts';
 import { pca } from '../engine/eval/pca.ts';
 import { umapAsync } from '../engine/eval/umap.ts';
@@ -43,7 +44,7 @@ const bytesOf = (a: Float32Array | Int32Array) =>
 
 export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd; data: unknown }> {
   const input = raw as ProjectJobInput;
-  await initBackend(
+  await startBackend(
     input.backend && input.backend !== 'auto' ? { prefer: input.backend as BackendName } : {},
   );
   const { x, index } = readEmbedding(input.files);

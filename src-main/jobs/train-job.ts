@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { expected } from '../api/errors.ts';
 import type { RunConfig } from '../api/run-config.ts';
 import { loadTensorCache } from '../datasets/tensor-cache.ts';
-import { initBackend, type BackendName } from '../engine/backend.ts';
+import { startBackend } from '../compute/start-backend.ts';
+import type { BackendName } from '../engine/backend.ts';
 import { CheckpointFormatError } from '../engine/train/checkpoint.ts';
 import { NonFiniteLossError, Trainer, type TrainData } from '../engine/train/trainer.ts';
 import { logger } from '../log.ts';
@@ -103,7 +104,7 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
   const cfg = input.config;
   let backend;
   try {
-    backend = await initBackend({
+    backend = await startBackend({
       ...(cfg.backend === 'auto' ? {} : { prefer: cfg.backend as BackendName }),
       ...(cfg.threads === null ? {} : { threads: cfg.threads }),
     });
