@@ -90,7 +90,8 @@ function importText(s: ImportSummary, workspace: string): string {
 
 const importCommand: CliCommand = {
   name: 'import',
-  usage: 'import PATH... [--labels imagefolder|csv:FILE|none] [--name NAME] [--strict]',
+  usage:
+    'import PATH... [--labels imagefolder|csv:FILE|none] [--name NAME] [--strict] [--max-pixels N]',
   summary: 'Import image folders into a dataset (or re-scan them)',
   options: {
     labels: {
