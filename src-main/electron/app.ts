@@ -150,6 +150,17 @@ export function startDesktop(electron: ElectronApi, options: DesktopOptions): De
     );
     registerIpc(ipcMain, host, () => BrowserWindow.getAllWindows().map((w) => w.webContents), {
       showInFolder: (path) => shell.showItemInFolder(path),
+      pickFolder: async () => {
+        const options: Electron.OpenDialogOptions = {
+          title: 'Choose a folder of images',
+          properties: ['openDirectory'],
+        };
+        const answer =
+          state.window === null
+            ? await dialog.showOpenDialog(options)
+            : await dialog.showOpenDialog(state.window, options);
+        return answer.canceled ? null : (answer.filePaths[0] ?? null);
+      },
     });
     createWindow();
   });

@@ -3,7 +3,7 @@
  * host (the same `callMethod` path as every transport), `studio:cancel` aborts
  * one by request id, and events are pushed on `studio:event`. A few desktop
  * methods (`desktop.*`) are answered here because only the main process can
- * do them (show a folder in the file manager).
+ * do them (show a folder in the file manager, pick a folder to import).
  */
 import { realpathSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
@@ -27,6 +27,8 @@ export interface WebContentsLike {
 export interface DesktopActions {
   /** Shows `path` in the system file manager; only paths inside the workspace. */
   showInFolder(path: string): void;
+  /** Asks the user for a folder with the system's picker; null when they cancel. */
+  pickFolder(): Promise<string | null>;
 }
 
 /**
@@ -62,6 +64,9 @@ export function registerIpc(
 
   ipcMain.handle(CHANNELS.invoke, async (event, method, input, requestId) => {
     if (!senderAllowed(event, ids())) return refused();
+    if (method === 'desktop.pickFolder') {
+      return { ok: true, result: await desktop.pickFolder() } satisfies Reply;
+    }
     if (method === 'desktop.showInFolder') {
       const path = insideWorkspace((input as { path?: unknown } | null)?.path, host.ws.root);
       if (path === null)

@@ -160,6 +160,24 @@ test('only the contract channels are reachable; other methods and paths get noth
   close();
 });
 
+test('the folder picker answers the app window with the chosen folder, or null when cancelled', async () => {
+  for (const picked of ['/data/photos', null]) {
+    const { fake, win, close } = await started({ pickedFolder: picked });
+    const invoke = fake.handlers.get(CHANNELS.invoke)!;
+    const event = {
+      sender: { id: win.webContents.id },
+      senderFrame: { url: APP_ENTRY, parent: null },
+    };
+    assert.deepEqual(await invoke(event, 'desktop.pickFolder', {}), { ok: true, result: picked });
+    assert.deepEqual(fake.calls, ['pick openDirectory']);
+    // A frame that is not the app's gets no dialog.
+    const foreign = { ...event, senderFrame: { url: 'https://example.com/', parent: null } };
+    assert.equal(((await invoke(foreign, 'desktop.pickFolder', {})) as { ok: boolean }).ok, false);
+    assert.deepEqual(fake.calls, ['pick openDirectory']);
+    close();
+  }
+});
+
 test('api events reach the window on the event channel only', async () => {
   const { desktop, win, close } = await started();
   desktop.host!.emit({ type: 'run.status', runId: 3, status: 'running' });

@@ -30,7 +30,9 @@ export function emitPreventable(target: EventEmitter, name: string, ...args: unk
   return prevented;
 }
 
-export function fakeElectron(options: { dialogResponse?: number; gotLock?: boolean } = {}) {
+export function fakeElectron(
+  options: { dialogResponse?: number; gotLock?: boolean; pickedFolder?: string | null } = {},
+) {
   const handlers = new Map<string, (event: unknown, ...args: unknown[]) => unknown>();
   const windows: FakeWindow[] = [];
   const calls: string[] = [];
@@ -101,6 +103,12 @@ export function fakeElectron(options: { dialogResponse?: number; gotLock?: boole
       showMessageBox: async (opts: { message: string }) => {
         dialogMessages.push(opts.message);
         return { response: options.dialogResponse ?? 0 };
+      },
+      showOpenDialog: async (...args: unknown[]) => {
+        const opts = args[args.length - 1] as { properties: string[] };
+        calls.push(`pick ${opts.properties.join(',')}`);
+        const picked = options.pickedFolder ?? null;
+        return { canceled: picked === null, filePaths: picked === null ? [] : [picked] };
       },
     },
     shell: { showItemInFolder: (path: string) => calls.push(`show ${path}`) },
