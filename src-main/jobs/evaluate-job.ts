@@ -67,7 +67,10 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
   let testRows = splitRows(meta.splits, ['test'], input.testLimit);
   if (testRows.length === 0) testRows = splitRows(meta.splits, ['val'], input.testLimit);
   if (trainRows.length === 0 || testRows.length === 0) {
-    throw new Error('evaluation needs images in the train split and in the test (or val) split');
+    throw expected(
+      'split_missing',
+      `Evaluation needs images in the train split and in the test (or val) split; dataset version ${cfg.datasetVersionId} has ${trainRows.length} train and ${testRows.length} test/val images. Assign splits (for example \`lejepa-studio dataset split DATASET --random 0.8,0.1,0.1\`), freeze a new version, and train on it.`,
+    );
   }
   const labelsOf = (rows: number[]) => Int32Array.from(rows, (r) => meta.labels[r] ?? -1);
   const block = { pixels, count: meta.count, size: meta.size, channels: meta.channels };
