@@ -109,6 +109,10 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
     backend: backend.name,
     threads: backend.threads,
     warmupSteps: WARMUP,
+    /** Resident memory (MiB) after steps 1, 100, 200, …: the shape of the curve. */
+    rssEvery100: rss
+      .filter((_, i) => i === 0 || (i + 1) % 100 === 0)
+      .map((v) => Number(v.toFixed(1))),
   };
   const after = rss.slice(WARMUP - 1);
   const base = after[0]!;
