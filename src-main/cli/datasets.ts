@@ -68,7 +68,7 @@ function importText(s: ImportSummary, workspace: string): string {
         ['ignored', s.ignoredTotal, ignored],
       ],
     ),
-    `Duplicates: ${s.exactDuplicates} items with exact copies (${s.labelConflicts} with different labels, ${s.splitConflicts} across train and val/test), ${s.nearDuplicates} near-duplicate pairs to review.` +
+    `Duplicates: ${items(s.exactDuplicates)} with exact copies (${s.labelConflicts} with different labels, ${s.splitConflicts} across train and val/test), ${count(s.nearDuplicates, 'near-duplicate pair')} to review.` +
       (s.missing > 0 ? `\n${s.missing} files known before are missing now.` : '') +
       (s.csvUnmatched > 0 ? `\n${s.csvUnmatched} files are not named in the CSV (no label).` : '') +
       (s.csvUnused > 0
