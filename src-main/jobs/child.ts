@@ -2,7 +2,8 @@
  * The entry point of every job process. It waits for one `start` message, loads
  * the job's module, runs it, and sends its result or its error as data. Logs go
  * to the host (which writes them); if the host goes away the job stops at once,
- * keeping whatever it last wrote atomically.
+ * keeping whatever it last wrote atomically. It ignores SIGINT: a Ctrl-C in the
+ * terminal is the host's to act on.
  */
 import { toErrorData } from '../api/errors.ts';
 import { addLogSink, setConsoleLogging } from '../log.ts';
@@ -23,6 +24,10 @@ async function main(): Promise<void> {
   setConsoleLogging(false);
   addLogSink((record) => void send({ type: 'log', record }));
   process.on('disconnect', () => process.exit(1));
+  // Ctrl-C in a terminal reaches the whole process group, this job included. The host
+  // decides what a Ctrl-C means (cancel with a checkpoint), so the job waits for its
+  // word; it still ends at once when the host goes away (the disconnect above).
+  process.on('SIGINT', () => {});
 
   let requested: ControlAction | null = null;
   const controller = new AbortController();
