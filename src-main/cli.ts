@@ -1,9 +1,12 @@
 /**
  * `lejepa-studio`: the studio from a terminal, over the same api as the UI.
  * Every command takes `--workspace DIR` and `--json` (result on stdout; human
- * text and progress on stderr).
+ * text and progress on stderr). Commands that only read open a workspace that
+ * another process holds read-only, so `runs` works while a training runs.
  */
-import { toErrorData, type ErrorData } from './api/errors.ts';
+import { readFileSync } from 'node:fs';
+
+import { expected, toErrorData, type ErrorData } from './api/errors.ts';
 import type { ApiEvent } from './api/events.ts';
 import { callMethod } from './api/index.ts';
 import type { ApiContext } from './api/method.ts';
@@ -11,7 +14,10 @@ import { defaultWorkspaceDir, openWorkspace, type Workspace } from './catalog/wo
 import { parseArgs, type OptionSpecs } from './cli/args.ts';
 import type { CliCommand, CliContext } from './cli/command.ts';
 import { COMMANDS } from './cli/commands.ts';
-import { setLogLevel, type LogLevel } from './log.ts';
+import { logger, setLogLevel, type LogLevel } from './log.ts';
+
+const log = logger('cli');
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 const GLOBAL_OPTIONS: OptionSpecs = {
   workspace: {
@@ -22,6 +28,50 @@ const GLOBAL_OPTIONS: OptionSpecs = {
   help: { type: 'boolean', help: 'show help for the command' },
   'log-level': { type: 'string', help: 'debug, info, warn or error' },
 };
+
+/**
+ * Commands that never write the catalog: when another live process holds the
+ * workspace they open it read-only instead of being refused. `dataset version`
+ * only reads for its `list` and `show` actions.
+ */
+const READ_ONLY_COMMANDS = new Set([
+  'runs',
+  'run show',
+  'datasets',
+  'dataset show',
+  'dataset errors',
+  'dataset duplicates',
+  'dataset items',
+  'embeddings',
+]);
+
+function readsOnly(command: CliCommand, positionals: readonly string[]): boolean {
+  if (command.name === 'dataset version') return ['list', 'show'].includes(positionals[0] ?? '');
+  return READ_ONLY_COMMANDS.has(command.name);
+}
+
+/** Opens the workspace; a read-only command falls back to read-only when another process holds it. */
+function openForCommand(dir: string, readOnlyCommand: boolean): Workspace {
+  try {
+    return openWorkspace(dir);
+  } catch (err) {
+    if (!readOnlyCommand || toErrorData(err).code !== 'workspace_locked') throw err;
+    return openWorkspace(dir, { readonly: true });
+  }
+}
+
+/** The api's "Invalid request for METHOD: field: why" without the internal method name. */
+function forTerminal(error: ErrorData): ErrorData {
+  if (error.code !== 'invalid_request') return error;
+  return { ...error, message: error.message.replace(/^Invalid request for [\w.]+: /, '') };
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
 
 function findCommand(words: readonly string[]): { command: CliCommand; used: number } | undefined {
   for (const used of [2, 1]) {
@@ -70,15 +120,38 @@ function printError(error: ErrorData, json: boolean): void {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  const json = argv.includes('--json');
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    const version = packageVersion();
+    process.stdout.write(
+      json ? JSON.stringify({ ok: true, result: { version } }) + '\n' : `${version}\n`,
+    );
+    return 0;
+  }
+  if (argv[0] === 'help' && argv.length > 1) {
+    const asked = findCommand(argv.slice(1));
+    if (asked !== undefined) {
+      process.stderr.write(helpText(asked.command) + '\n');
+      return 0;
+    }
+  }
   const found = findCommand(argv);
   if (found === undefined) {
-    const wantsHelp = argv.length === 0 || argv[0] === '--help' || argv[0] === 'help';
+    const wantsHelp =
+      argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help';
     process.stderr.write(helpText() + '\n');
-    if (!wantsHelp) process.stderr.write(`\nerror: unknown command ${JSON.stringify(argv[0])}\n`);
-    return wantsHelp ? 0 : 2;
+    if (wantsHelp) return 0;
+    const name = argv.slice(0, argv[0] === 'help' ? 2 : 1).join(' ');
+    printError(
+      expected(
+        'unknown_command',
+        `There is no command ${JSON.stringify(name)}. The list above shows the commands.`,
+      ).toData(),
+      json,
+    );
+    return 2;
   }
   const { command, used } = found;
-  const json = argv.includes('--json');
   let ws: Workspace | undefined;
   const controller = new AbortController();
   const onSigint = () => {
@@ -88,18 +161,28 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   try {
-    const args = parseArgs(argv.slice(used), { ...(command.options ?? {}), ...GLOBAL_OPTIONS });
+    const rest = argv.slice(used).map((a) => (a === '-h' ? '--help' : a));
+    const args = parseArgs(rest, { ...(command.options ?? {}), ...GLOBAL_OPTIONS });
     if (args.options.help === true) {
       process.stderr.write(helpText(command) + '\n');
       return 0;
     }
-    if (typeof args.options['log-level'] === 'string')
-      setLogLevel(args.options['log-level'] as LogLevel);
+    const level = args.options['log-level'];
+    if (typeof level === 'string') {
+      if (!LOG_LEVELS.includes(level as LogLevel)) {
+        throw expected(
+          'invalid_option',
+          `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}.`,
+        );
+      }
+      setLogLevel(level as LogLevel);
+    }
+    const readOnlyCommand = readsOnly(command, args.positionals);
     const workspaceDir =
       typeof args.options.workspace === 'string' ? args.options.workspace : defaultWorkspaceDir();
     const listeners = new Set<(event: ApiEvent) => void>();
     const apiContext = (): ApiContext => {
-      ws ??= openWorkspace(workspaceDir);
+      ws ??= openForCommand(workspaceDir, readOnlyCommand);
       return {
         ws,
         signal: controller.signal,
@@ -115,7 +198,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       callReply: (method, input) => callMethod(apiContext(), method, input),
       async call<T>(method: string, input: unknown): Promise<T> {
         const reply = await callMethod(apiContext(), method, input);
-        if (!reply.ok) throw reply.error;
+        if (!reply.ok) {
+          if (reply.error.code === 'invalid_request') log.debug(reply.error.message);
+          throw forTerminal(reply.error);
+        }
         return reply.result as T;
       },
     };

@@ -71,7 +71,7 @@ function acquireLock(root: string): () => void {
       if (Number.isFinite(owner) && owner !== process.pid && pidAlive(owner)) {
         throw expected(
           'workspace_locked',
-          `The workspace ${root} is open in another studio process (pid ${owner}). Close that one first, or open the workspace read-only.`,
+          `The workspace ${root} is in use by another studio process (pid ${owner}), and only one process at a time can change it. Wait for that process to finish, or stop it (Ctrl-C in its terminal, or close the app), then try again. Commands that only read, such as \`runs\` or \`datasets\`, work meanwhile.`,
         );
       }
       rmSync(lockPath, { force: true });
