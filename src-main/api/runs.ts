@@ -17,6 +17,7 @@ import { locateCheckpoints, runFolder } from '../jobs/checkpoint-files.ts';
 import { jobHost } from '../jobs/host.ts';
 import { estimateRun } from '../jobs/estimate.ts';
 import { evaluateEncoders } from '../jobs/evaluate.ts';
+import { getVersion } from '../catalog/versions.ts';
 import { tensorCachePath } from '../datasets/tensor-cache.ts';
 import { expected } from './errors.ts';
 import { defineMethod, type ApiContext, type MethodDef } from './method.ts';
@@ -75,6 +76,39 @@ export function buildRunConfig(input: z.infer<typeof ConfigRequest>): RunConfig 
   return parsed.data;
 }
 
+/**
+ * Refuses a run the train job would refuse at its first step, before any run is
+ * recorded: a missing or empty version, or a batch larger than the training images
+ * (the train split, or every item when nothing is in it, as the train job takes them).
+ */
+export function checkTrainable(ctx: ApiContext, config: RunConfig): void {
+  const id = config.datasetVersionId;
+  const version = getVersion(ctx.ws.db, id);
+  if (version === undefined) {
+    throw expected(
+      'version_not_found',
+      `There is no dataset version ${id}. Run \`lejepa-studio dataset version list\` to see them, or freeze one with \`dataset version create\`.`,
+    );
+  }
+  const inSplit = version.splitCounts.train ?? 0;
+  const images = Math.min(
+    inSplit > 0 ? inSplit : version.itemCount,
+    config.trainLimit ?? Number.POSITIVE_INFINITY,
+  );
+  if (images === 0) {
+    throw expected(
+      'version_empty',
+      `Dataset version ${id} has no images to train on. Import images into its dataset and freeze a new version.`,
+    );
+  }
+  if (images < config.batch) {
+    throw expected(
+      'batch_too_large',
+      `The batch (${config.batch}) is larger than the ${images} training images of dataset version ${id}. Lower batch to ${images} or less, or use a bigger version.`,
+    );
+  }
+}
+
 function host(ctx: ApiContext) {
   const h = jobHost(ctx.ws);
   h.setEmitter(ctx.emit);
@@ -98,7 +132,11 @@ export const runMethods: MethodDef[] = [
     summary: 'Starts a training run on a dataset version (preset plus overrides).',
     input: ConfigRequest.extend({ name: z.string().min(1).max(200).optional() }).strict(),
     writes: true,
-    run: (ctx, input) => host(ctx).start(buildRunConfig(input), input.name),
+    run: (ctx, input) => {
+      const config = buildRunConfig(input);
+      checkTrainable(ctx, config);
+      return host(ctx).start(config, input.name);
+    },
   }),
   defineMethod({
     name: 'run.config',
