@@ -112,7 +112,20 @@ export class JobHost {
     }
   }
 
+  /**
+   * True once the workspace's catalog is closed. A job can still send messages then (a
+   * process that closes its workspace while a run trains); they are dropped, since the
+   * next open marks the run interrupted and finds its checkpoints on disk.
+   */
+  private get closed(): boolean {
+    return !this.ws.db.open;
+  }
+
   private status(id: number, status: RunRow['status'], message: string | null = null): void {
+    if (this.closed) {
+      log.warn(`run ${id} ended ${status} after its workspace was closed; not recorded`);
+      return;
+    }
     setRunStatus(this.ws.db, id, status, message);
     this.emit({
       type: 'run.status',
@@ -256,14 +269,18 @@ export class JobHost {
     resumeFrom: string | null,
   ): Promise<RunRow> {
     const db = this.ws.db;
+    const queued = getRun(db, id)!;
+    // After the catalog closed, the run as it was asked for stands in for it.
+    const current = (): RunRow => (this.closed ? queued : getRun(db, id)!);
     try {
       const size = config.imageSize;
       const channels = config.channels;
       await buildTensorCache(this.ws, config.datasetVersionId, { size, channels });
       if (entry.pending !== null) {
         this.status(id, entry.pending === 'cancel' ? 'cancelled' : 'paused');
-        return getRun(db, id)!;
+        return current();
       }
+      if (this.closed) return current();
       const input: TrainJobInput = {
         runId: id,
         runDir: this.runDir(id),
@@ -279,6 +296,7 @@ export class JobHost {
         { module: TRAIN_JOB, input },
         {
           onProgress: (data) => {
+            if (this.closed) return;
             const record = data as ProgressRecord;
             insertMetric(db, id, record);
             this.emit({ type: 'run.metrics', runId: id, record: { ...record } });
@@ -286,7 +304,7 @@ export class JobHost {
           onEvent: (name, data) => this.onJobEvent(id, name, data),
           onLog: (record) => {
             writeRecord(record);
-            insertRunLog(db, id, record);
+            if (!this.closed) insertRunLog(db, id, record);
           },
         },
       );
@@ -305,10 +323,11 @@ export class JobHost {
         );
       } else this.status(id, 'failed', e.message ?? String(err));
     }
-    return getRun(db, id)!;
+    return current();
   }
 
   private onJobEvent(id: number, name: string, data: unknown): void {
+    if (this.closed) return;
     if (name === 'plan') {
       const plan = data as PlanEvent;
       setRunPlan(this.ws.db, id, plan);
