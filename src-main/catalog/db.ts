@@ -19,7 +19,14 @@ export const SCHEMA_VERSION =
 
 function checkHeader(path: string): void {
   if (!existsSync(path)) return;
-  const size = statSync(path).size;
+  const stat = statSync(path);
+  if (stat.isDirectory()) {
+    throw expected(
+      'catalog_not_file',
+      `The catalog ${path} is a folder, not a file. Move that folder away (the studio then starts a new catalog), or open another workspace.`,
+    );
+  }
+  const size = stat.size;
   if (size === 0) {
     throw expected(
       'catalog_empty',

@@ -1,7 +1,9 @@
 /**
  * Training from a terminal: `train` (waits, with a progress bar and ETA on
  * stderr; Ctrl-C cancels cleanly with a checkpoint), `runs`, `run show`,
- * `run resume`, `run cancel`, `run pause`, and `demo`.
+ * `run resume`, `run cancel`, `run pause`, and `demo`. A run lives in the
+ * process that started it, so `train` and `run resume` always wait: `serve` or
+ * the desktop app keep a run going without a terminal.
  */
 import type { RunConfig } from '../api/run-config.ts';
 import type { CheckpointRow, EpochSummary, MetricRow, RunRow } from '../catalog/runs.ts';
@@ -174,28 +176,31 @@ export const trainCommands: CliCommand[] = [
       'train --dataset VERSION [--preset quick|small|full] [--epochs N] [--backend NAME] [...]',
     summary: 'Train an encoder with LeJEPA on a dataset version and wait for it.',
     options: {
-      dataset: { type: 'string', help: 'dataset version id to train on (required)' },
+      dataset: {
+        type: 'string',
+        help: 'version to train on: v<id>, DATASET@<number>, DATASET (its newest) or a version id',
+      },
       preset: { type: 'string', help: 'quick, small (the reference recipe, default) or full' },
       name: { type: 'string', help: 'a name for the run' },
-      detach: { type: 'boolean', help: 'start the run and return without waiting' },
       ...commonTrainOptions,
     },
     async run(ctx, args) {
-      const version = numberOption(args, 'dataset');
-      if (version === undefined) {
+      const ref = args.options.dataset;
+      if (typeof ref !== 'string' || ref.trim() === '') {
         throw expected(
           'invalid_option',
           'Give the dataset version to train on: --dataset VERSION (see `dataset version list`).',
         );
       }
+      // The same forms `dataset version show` takes, through the same resolver.
+      const version = await ctx.call<{ id: number }>('dataset.version.show', { version: ref });
       const started = await ctx.call<RunRow>('run.start', {
-        datasetVersionId: version,
+        datasetVersionId: version.id,
         preset: typeof args.options.preset === 'string' ? args.options.preset : 'small',
         config: configOverrides(args),
         ...(typeof args.options.name === 'string' ? { name: args.options.name } : {}),
       });
       ctx.say(`run ${started.id} started (workspace ${ctx.workspaceDir})`);
-      if (args.options.detach === true) return { result: started, text: `run ${started.id}` };
       const done = await followRun(ctx, started);
       const { text, exitCode } = outcome(done);
       return { result: done, text, exitCode };
@@ -247,14 +252,12 @@ export const trainCommands: CliCommand[] = [
   },
   {
     name: 'run resume',
-    usage: 'run resume ID [--detach]',
+    usage: 'run resume ID',
     summary: 'Continue a paused, cancelled or interrupted run from its newest checkpoint.',
-    options: { detach: { type: 'boolean', help: 'return without waiting' } },
     async run(ctx, args) {
       const id = runIdArg(args, 'run resume ID');
       const run = await ctx.call<RunRow>('run.resume', { id });
       ctx.say(`run ${id} resumed from step ${run.step}`);
-      if (args.options.detach === true) return { result: run };
       const done = await followRun(ctx, run);
       const { text, exitCode } = outcome(done);
       return { result: done, text, exitCode };
