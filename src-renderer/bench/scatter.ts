@@ -1,4 +1,4 @@
-// Measures the embedding scatter: N points (URL `#n=100000`) in ten Gaussian
+// Measures the embedding scatter: N points (URL `#n=100000&frames=120`) in ten Gaussian
 // clusters, drawn while panning and zooming. Writes JSON into #result; the
 // benchmark script reads it. `framesPerSecond` is wall-clock frames through
 // requestAnimationFrame (what a user sees); the submit times are the JavaScript and
@@ -9,8 +9,9 @@ function gaussian(): number {
   return Math.sqrt(-2 * Math.log(1 - Math.random())) * Math.cos(2 * Math.PI * Math.random());
 }
 
-const n = Number(new URLSearchParams(location.hash.slice(1)).get('n') ?? 100_000);
-const frames = 120;
+const hash = new URLSearchParams(location.hash.slice(1));
+const n = Number(hash.get('n') ?? 100_000);
+const frames = Number(hash.get('frames') ?? 120);
 const canvas = document.getElementById('plot') as HTMLCanvasElement;
 const x = new Float32Array(n);
 const y = new Float32Array(n);

@@ -27,17 +27,23 @@ export interface ScatterFigures {
   renderer: string;
 }
 
-export async function measureScatter(points: number): Promise<ScatterFigures> {
+/** `frames` drawn (default 120); the page has `timeoutMs` to finish (default 2 minutes). */
+export async function measureScatter(
+  points: number,
+  options: { frames?: number; timeoutMs?: number } = {},
+): Promise<ScatterFigures> {
   const served = await startServe();
   const browser = await launchBrowser();
   try {
     const page = await browser.newPage();
     await page.goto(served.url);
-    await page.goto(`${served.origin}/bench/scatter.html#n=${points}`);
+    await page.goto(
+      `${served.origin}/bench/scatter.html#n=${points}&frames=${options.frames ?? 120}`,
+    );
     const text = await page
       .locator('#result')
       .filter({ hasText: '{' })
-      .innerText({ timeout: 120_000 });
+      .innerText({ timeout: options.timeoutMs ?? 120_000 });
     return JSON.parse(text) as ScatterFigures;
   } finally {
     await browser.close();
