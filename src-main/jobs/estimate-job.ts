@@ -40,14 +40,18 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
   const trainer = new Trainer({ ...cfg, encoder: resolveEncoder(cfg) }, data, 'estimate');
   try {
     const times: number[] = [];
+    // The first step warms up (kernels compiled, memory grown) and is left out, unless the
+    // schedule is so short that it is the only one: then it is the best figure there is.
+    let warmUp = Number.NaN;
     for (let i = 0; i <= input.steps && trainer.step < trainer.totalSteps; i++) {
       if (ctx.requested() !== null) return { end: 'cancelled', data: null };
       const r = trainer.trainOne();
       if (i > 0) times.push(r.msPerStep);
+      else warmUp = r.msPerStep;
       ctx.progress({ done: i + 1, total: input.steps + 1 });
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
-    if (times.length === 0) times.push(0);
+    if (times.length === 0) times.push(warmUp);
     times.sort((a, b) => a - b);
     const ms = times[Math.floor(times.length / 2)]!;
     const estimate: Estimate = {
