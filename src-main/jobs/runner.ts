@@ -47,7 +47,8 @@ export interface StartJobOptions {
 /** Forks a job process and starts `module` in it. */
 export function startJob(options: StartJobOptions, handlers: JobHandlers = {}): JobHandle {
   const child: ChildProcess = fork(CHILD, [], {
-    execArgv: ['--import', 'tsx'],
+    // Resolved here: a bare 'tsx' would be looked up from the current directory.
+    execArgv: ['--import', import.meta.resolve('tsx')],
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     serialization: 'advanced',
