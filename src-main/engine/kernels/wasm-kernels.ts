@@ -5,6 +5,9 @@
  * convolution through XNNPACK. All four are provided here with forward ops (see conv-grads.ts).
  * Its BatchMatMul is 5–15× slower when asked to transpose an operand than a transpose followed
  * by a plain product; every matrix-product gradient asks for that, so the product is wrapped.
+ * Its Identity copies the tensor, and tfjs-core saves every tensor a gradient needs through
+ * Identity: a training step held each activation two to four times over. Tensors never change
+ * once made, so Identity here shares the data (as the CPU backend's does).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
@@ -94,11 +97,33 @@ function wrapBatchMatMul(): void {
   });
 }
 
+interface SharingBackend {
+  incRef(dataId: tf.DataId): void;
+}
+
+/** Replaces the backend's copying Identity by one that shares the input's data. */
+function shareIdentity(): void {
+  const original = tf.getKernel('Identity', 'wasm');
+  if (!original) return;
+  const copy = original.kernelFunc;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const x = args.inputs.x;
+      if (x === undefined || x.dtype === 'string') return copy(args);
+      (args.backend as SharingBackend).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  });
+}
+
 /** Installs the kernels above on the 'wasm' backend, replacing any it has (idempotent). */
 export function registerWasmKernels(): void {
   if (registered) return;
   registered = true;
   wrapBatchMatMul();
+  shareIdentity();
   registerBatchNormKernels();
   for (const k of KERNELS) {
     if (tf.getKernel(k.name, 'wasm')) tf.unregisterKernel(k.name, 'wasm');

@@ -14,6 +14,7 @@ import { drawDirections, lejepaLoss, type Quadrature } from '../lejepa/index.ts'
 import type { Encoder, Model } from '../models/types.ts';
 import type { Rng } from '../rng.ts';
 import type { AdamW } from './adamw.ts';
+import { variableGradsLean } from './backprop.ts';
 
 /**
  * The identity with a zero gradient: tfjs-core has no stop-gradient op, so the
@@ -84,7 +85,7 @@ export function trainStep(
   kept.push(...savedState);
 
   try {
-    const { value, grads } = tf.variableGrads(() => {
+    const { value, grads } = variableGradsLean(() => {
       const hGlobal = models.encoder.apply(views.global, { training: true });
       const hLocal =
         views.local === null ? null : models.encoder.apply(views.local, { training: true });
