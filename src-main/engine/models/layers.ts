@@ -193,3 +193,26 @@ export function gelu(x: tf.Tensor): tf.Tensor {
   const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), Math.sqrt(2 / Math.PI));
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
 }
+
+/**
+ * ReLU of `a` (+ `b`, same shape) that keeps only its output for the gradient. tfjs's own ReLU
+ * keeps its input and its Add keeps both inputs, so `relu(add(y, skip))` held three tensors of
+ * the activation's size where one is enough: the output's sign is the input's (x > 0 exactly
+ * when relu(x) > 0), so the gradient, dy·step(output), is the same number for number.
+ */
+export function reluSum(a: tf.Tensor, b?: tf.Tensor): tf.Tensor {
+  const op = tf.customGrad((...args) => {
+    const inputs = args.slice(0, -1) as tf.Tensor[];
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const value = tf.relu(inputs.length === 2 ? tf.add(inputs[0]!, inputs[1]!) : inputs[0]!);
+    save([value]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const g = tf.mul(dy, tf.cast(tf.step(saved[0]!), 'float32'));
+        return inputs.length === 2 ? [g, tf.reshape(g, g.shape)] : [g];
+      },
+    };
+  });
+  return b === undefined ? op(a) : op(a, b);
+}

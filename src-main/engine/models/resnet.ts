@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../rng.ts';
-import { batchNorm, conv, type Layer } from './layers.ts';
+import { batchNorm, conv, reluSum, type Layer } from './layers.ts';
 import { disposeStore, isNoDecay, ParamBuilder } from './params.ts';
 import type { Encoder, EncoderSpec } from './types.ts';
 
@@ -32,10 +32,10 @@ function basicBlock(
   const shortConv = project ? conv(p, `${name}.short.conv`, cin, cout, 1, stride) : null;
   const shortBn = project ? batchNorm(p, `${name}.short.bn`, cout) : null;
   return (x, training) => {
-    const h = tf.relu(bn1(conv1(x, training), training)) as tf.Tensor4D;
+    const h = reluSum(bn1(conv1(x, training), training)) as tf.Tensor4D;
     const y = bn2(conv2(h, training), training);
     const skip = shortConv && shortBn ? shortBn(shortConv(x, training), training) : x;
-    return tf.relu(tf.add(y, skip)) as tf.Tensor4D;
+    return reluSum(y, skip) as tf.Tensor4D;
   };
 }
 
@@ -74,7 +74,7 @@ export function createResnet(spec: ResnetSpec, rng: Rng): Encoder {
       return tf.tidy(() => {
         const size = x.shape[1];
         let h = (size > 64 ? stemConv2(x) : stemConv1(x, mode.training)) as tf.Tensor4D;
-        h = tf.relu(stemBn(h, mode.training)) as tf.Tensor4D;
+        h = reluSum(stemBn(h, mode.training)) as tf.Tensor4D;
         if (size > 128) h = tf.avgPool(h, 2, 2, 'valid');
         for (const block of blocks) h = block(h, mode.training);
         return tf.mean(h, [1, 2]) as tf.Tensor2D;

@@ -149,10 +149,17 @@ export function variableGradsLean(
     throw new Error(`variableGradsLean: none of the ${varList.length} variables is trainable.`);
   }
 
+  const freeTape = () => {
+    for (const node of engine.state.activeTape ?? []) for (const t of node.saved ?? []) t.dispose();
+    engine.state.activeTape = null;
+  };
   let y: tf.Tensor;
   engine.startTape();
   try {
     y = tf.tidy('forward', f);
+  } catch (e) {
+    freeTape();
+    throw e;
   } finally {
     engine.endTape();
   }
@@ -181,7 +188,6 @@ export function variableGradsLean(
     y.dispose();
     throw e;
   } finally {
-    for (const node of tape) for (const t of node.saved ?? []) t.dispose();
-    engine.state.activeTape = null;
+    freeTape();
   }
 }
