@@ -1,6 +1,8 @@
 /**
  * `lejepa-studio serve`: the studio in a browser. Binds loopback unless told
- * otherwise, prints a URL with a fresh token, and runs until Ctrl-C.
+ * otherwise, prints a URL with a fresh token, and runs until Ctrl-C. On the way
+ * out, runs still training are paused with a checkpoint (as the desktop app does
+ * when closed) before the catalog closes.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -8,14 +10,51 @@ import { fileURLToPath } from 'node:url';
 
 import { expected } from '../api/errors.ts';
 import { openWorkspace } from '../catalog/workspace.ts';
+import { jobHost } from '../jobs/host.ts';
 import { startHttpServer } from '../transports/http-server.ts';
-import { createStudioHost } from '../transports/studio-host.ts';
+import { createStudioHost, type StudioHost } from '../transports/studio-host.ts';
 import { numberOption } from './args.ts';
 import type { CliCommand } from './command.ts';
 
 export const RENDERER_DIR = fileURLToPath(new URL('../../dist/renderer/', import.meta.url));
 
 const BROWSERS = ['xdg-open', 'chromium', 'google-chrome', 'firefox'];
+
+/** How long a stopping server waits for its runs to reach a checkpoint. */
+export const SHUTDOWN_GRACE_MS = 30_000;
+
+/**
+ * Pauses every run this server is training (each stops after its step with a
+ * checkpoint) and waits for them, at most `graceMs`. Returns the runs asked to
+ * pause and those that did not stop in time: those are ended, and left to the
+ * interrupted-run recovery of the next open, which resumes from their newest checkpoint.
+ */
+export async function pauseRunningRuns(
+  host: StudioHost,
+  graceMs = SHUTDOWN_GRACE_MS,
+): Promise<{ paused: number[]; late: number[] }> {
+  const listed = await host.call('run.list', {});
+  if (!listed.ok) return { paused: [], late: [] };
+  const ids = (listed.result as { id: number; status: string }[])
+    .filter((r) => r.status === 'running' || r.status === 'queued')
+    .map((r) => r.id);
+  const late: number[] = [];
+  await Promise.all(
+    ids.map(async (id) => {
+      const asked = await host.call('run.pause', { id });
+      if (!asked.ok) return;
+      let timer: NodeJS.Timeout | undefined;
+      const stopped = await Promise.race([
+        host.call('run.wait', { id }).then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
+      ]);
+      clearTimeout(timer);
+      if (!stopped) late.push(id);
+    }),
+  );
+  if (late.length > 0) jobHost(host.ws).killAll();
+  return { paused: ids, late };
+}
 
 /** Opens `url` in the first browser found on PATH; false when there is none. */
 function openBrowser(url: string): boolean {
@@ -90,6 +129,18 @@ export const serveCommands: CliCommand[] = [
       });
       ctx.say('Stopping the server…');
       await server.close();
+      const { paused, late } = await pauseRunningRuns(host);
+      if (paused.length > 0) {
+        const kept = paused.filter((id) => !late.includes(id));
+        if (kept.length > 0)
+          ctx.say(
+            `Paused run ${kept.join(', ')} with a checkpoint; continue with \`lejepa-studio run resume ID\`.`,
+          );
+        if (late.length > 0)
+          ctx.say(
+            `Run ${late.join(', ')} did not reach a checkpoint within ${SHUTDOWN_GRACE_MS / 1000} s; it resumes from its newest one.`,
+          );
+      }
       host.close();
       return { result: { url: server.url, stopped: true }, text: 'Stopped.' };
     },
