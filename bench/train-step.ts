@@ -47,9 +47,9 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
   const python = torchPython();
   if (!python) h.skip('pytorch anchor', 'no python3 with torch here (Debian: python3-torch)');
 
-  const start = (suffix: string): Side[] => {
+  const start = (suffix: string, threads: number[]): Side[] => {
     const out: Side[] = [];
-    for (const t of threadCounts) {
+    for (const t of threads) {
       const label = `tfjs-wasm-${t}t`;
       out.push({
         label,
@@ -86,7 +86,7 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
 
   // resnet-small, then its kernel profile, then ViT-tiny in fresh processes: the WASM heap
   // (4 GiB at most) never shrinks, so a second model in the same process may not fit.
-  const resnet = start('');
+  const resnet = start('', threadCounts);
   await compare(h, resnet, 'resnet-small', opts);
   if (!opts.quick) {
     const best = resnet.filter((s) => !s.torch).at(-1)!;
@@ -107,7 +107,7 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
   if (opts.quick) return;
 
   const top = Math.max(...threadCounts);
-  const vit = start('-vit').filter((s) => s.threads === top);
+  const vit = start('-vit', [top]);
   try {
     await compare(h, vit, 'vit-tiny', opts);
   } catch (err) {
