@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { expected } from '../api/errors.ts';
 import { BACKEND_ORDER, initBackend, listBackends, type BackendName } from '../engine/backend.ts';
+import { machineSkips } from '../compute/start-backend.ts';
 import { checkVectorFile, type CaseCheck } from '../engine/lejepa/vectors.ts';
 import type { ParsedArgs } from './args.ts';
 import type { CliCommand } from './command.ts';
@@ -65,7 +66,9 @@ const checkVectors: CliCommand = {
     }
     const file = readVectorFile(path);
     const prefer = backendOption(args);
-    const info = await initBackend(prefer === undefined ? {} : { prefer }).catch((err: unknown) => {
+    const info = await initBackend(
+      prefer === undefined ? { skip: machineSkips() } : { prefer },
+    ).catch((err: unknown) => {
       throw expected(
         'backend_unavailable',
         `The ${prefer ?? 'chosen'} backend cannot be used here: ${(err as Error).message}. Run \`lejepa-studio backends\` to see what this machine offers.`,
@@ -102,7 +105,7 @@ const backends: CliCommand = {
   usage: 'backends',
   summary: 'List the compute backends this machine offers, and why the others are missing',
   async run() {
-    const list = await listBackends();
+    const list = await listBackends(machineSkips());
     const width = Math.max(...list.map((b) => b.name.length));
     const text = list
       .map((b) =>

@@ -32,6 +32,13 @@ export interface BackendOptions {
   prefer?: BackendName;
   /** Threads for the native TensorFlow backends (the others use one JavaScript thread). */
   threads?: number;
+  /**
+   * Backends the automatic choice leaves untried, each with the reason shown in the log line.
+   * The caller knows the machine (the engine reads no files): a WebGPU probe on a machine
+   * without a GPU device loads Dawn, whose native warnings reach the terminal, only to find a
+   * software adapter that is skipped anyway. Ignored for `prefer`.
+   */
+  skip?: Partial<Record<BackendName, string>>;
 }
 
 /** The name each backend registers with tf.registerBackend. */
@@ -74,6 +81,11 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
 
   let chosen: BackendName | null = null;
   for (const name of candidates) {
+    const untried = options.prefer ? undefined : options.skip?.[name];
+    if (untried !== undefined) {
+      skipped.push({ name, reason: untried });
+      continue;
+    }
     const status = await load(name);
     if (!status.ok) {
       skipped.push({ name, reason: status.reason ?? 'did not load' });
@@ -110,13 +122,21 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   return { name: chosen, threads, skipped, line };
 }
 
-/** What this machine offers: every backend in order, with the reason when it does not load. */
-export async function listBackends(): Promise<
-  { name: BackendName; available: boolean; reason?: string }[]
-> {
+/**
+ * What this machine offers: every backend in order, with the reason when it does not load.
+ * Those in `skip` are not loaded; they are listed unavailable with the reason given.
+ */
+export async function listBackends(
+  skip: Partial<Record<BackendName, string>> = {},
+): Promise<{ name: BackendName; available: boolean; reason?: string }[]> {
   const previous = tf.getBackend();
   const out: { name: BackendName; available: boolean; reason?: string }[] = [];
   for (const name of BACKEND_ORDER) {
+    const untried = skip[name];
+    if (untried !== undefined) {
+      out.push({ name, available: false, reason: untried });
+      continue;
+    }
     const status = await load(name);
     const reason = status.ok ? status.slow : status.reason;
     out.push(
