@@ -214,12 +214,18 @@ test('a file changed after its version was frozen: refused, naming the file; cat
   ws.close();
 });
 
-test('a second studio process on an open workspace is refused; read-only opening works', async () => {
+test('a second studio process that writes is refused on an open workspace; reading works', async () => {
   const dir = tempDir('two');
   const ws = openWorkspace(dir);
   await importAndFreeze(ws, folder);
   const before = fileHash(join(dir, 'catalog.sqlite'));
-  for (const args of [['datasets'], ['train', '--dataset', '1', '--preset', 'quick']]) {
+  // A command that only reads opens the held workspace read-only instead.
+  const listed = await runCli(['datasets', '--workspace', dir, '--json']);
+  assert.equal(listed.code, 0, listed.stderr);
+  for (const args of [
+    ['import', folder],
+    ['train', '--dataset', '1', '--preset', 'quick'],
+  ]) {
     const out = await runCli([...args, '--workspace', dir, '--json']);
     assert.notEqual(out.code, 0, `${args[0]} ran on a locked workspace`);
     const reply = JSON.parse(out.stdout.trim()) as {
