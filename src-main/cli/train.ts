@@ -192,10 +192,13 @@ export const trainCommands: CliCommand[] = [
           'Give the dataset version to train on: --dataset VERSION (see `dataset version list`).',
         );
       }
-      // The same forms `dataset version show` takes, through the same resolver.
-      const version = await ctx.call<{ id: number }>('dataset.version.show', { version: ref });
+      // A plain number is the version id (run.start checks it after the configuration);
+      // the other forms of `dataset version show` go through its resolver.
+      const versionId = /^\d+$/.test(ref.trim())
+        ? Number(ref)
+        : (await ctx.call<{ id: number }>('dataset.version.show', { version: ref })).id;
       const started = await ctx.call<RunRow>('run.start', {
-        datasetVersionId: version.id,
+        datasetVersionId: versionId,
         preset: typeof args.options.preset === 'string' ? args.options.preset : 'small',
         config: configOverrides(args),
         ...(typeof args.options.name === 'string' ? { name: args.options.name } : {}),
