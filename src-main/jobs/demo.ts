@@ -26,9 +26,11 @@ export const SAMPLE_DIR = fileURLToPath(
 /**
  * The demo's run: the reference recipe (views, λ, slices, AdamW, warm-up then
  * cosine) on a narrower ResNet (stem 16, widths 16/32/64/256, still 256-d
- * features) for one epoch at batch 64, which fits a few minutes on two cores
- * with the WASM backend. The `small` preset's full-width network takes about
- * twice as long per step. Changing this changes the figures the README quotes.
+ * features) for three epochs of the 3,000 sample images at batch 32, which fits
+ * a few minutes on two cores with the WASM backend. One epoch was not enough for
+ * the linear probe to pass raw pixels on the sample's 1,000 test images (78.7 %
+ * against 80.0 %); three epochs reach 80.8 %. The `small` preset's full-width
+ * network takes about twice as long per step.
  */
 export const DEMO_OVERRIDES: Partial<RunConfig> = {
   encoder: {
@@ -40,7 +42,7 @@ export const DEMO_OVERRIDES: Partial<RunConfig> = {
   },
   batch: 32,
   lr: 2e-3,
-  epochs: 1,
+  epochs: 3,
   warmupEpochs: 0.1,
   checkpointEvery: 20,
 };
