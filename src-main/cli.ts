@@ -119,7 +119,27 @@ function printError(error: ErrorData, json: boolean): void {
     );
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+/**
+ * Global options may come before the command (`lejepa-studio --workspace W runs`): they are
+ * moved after it, where every command's parser reads them.
+ */
+export function hoistGlobalOptions(argv: readonly string[]): string[] {
+  const leading: string[] = [];
+  let i = 0;
+  while (i < argv.length) {
+    const arg = argv[i]!;
+    const name = arg.startsWith('--') ? arg.slice(2).split('=')[0]! : '';
+    const spec = name === 'help' ? undefined : GLOBAL_OPTIONS[name];
+    if (spec === undefined) break;
+    const takesValue = spec.type === 'string' && !arg.includes('=');
+    leading.push(...argv.slice(i, i + (takesValue ? 2 : 1)));
+    i += takesValue ? 2 : 1;
+  }
+  return [...argv.slice(i), ...leading];
+}
+
+export async function main(rawArgv: readonly string[]): Promise<number> {
+  const argv = hoistGlobalOptions(rawArgv);
   const json = argv.includes('--json');
   if (argv[0] === '--version' || argv[0] === '-V') {
     const version = packageVersion();
