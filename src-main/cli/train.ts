@@ -239,7 +239,7 @@ export const trainCommands: CliCommand[] = [
         checkpoints: CheckpointRow[];
         logs: { time: string; level: string; message: string }[];
       }>('run.show', { id });
-      const { run, last, checkpoints } = shown;
+      const { run, last, checkpoints, logs } = shown;
       const lines = [
         `run ${run.id}: ${run.name}`,
         `status: ${run.status}${run.message === null ? '' : ` (${run.message})`}`,
@@ -249,6 +249,8 @@ export const trainCommands: CliCommand[] = [
           : `last: loss ${last.total.toFixed(4)} pred ${last.pred.toFixed(4)} sigreg ${last.sigreg.toFixed(3)} lr ${last.lr.toExponential(2)} ${last.imagesPerSec.toFixed(0)} img/s`,
         `checkpoints: ${checkpoints.map((c) => `${c.step} (${c.reason})`).join(', ') || 'none'}`,
         `config: ${JSON.stringify(run.config)}`,
+        logs.length === 0 ? 'log: empty' : `log (last ${Math.min(logs.length, 10)} lines):`,
+        ...logs.slice(-10).map((l) => `  ${l.time} ${l.level.padEnd(5)} ${l.message}`),
       ];
       return { result: shown, text: lines.join('\n') };
     },

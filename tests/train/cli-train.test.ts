@@ -62,6 +62,11 @@ test('train, runs and run show work end to end from the command line with --json
   const shown = cli(['run', 'show', '1', '--workspace', dir, '--json']);
   assert.equal(shown.json.result.last.step, 6);
   assert.equal(shown.json.result.checkpoints.at(-1).reason, 'final');
+  // The human text ends with the run's log, the backend line among it.
+  const text = spawnSync(process.execPath, [BIN, 'run', 'show', '1', '--workspace', dir], {
+    encoding: 'utf8',
+  });
+  assert.match(text.stdout + text.stderr, /log \(last \d+ lines?\):\n.*backend \w+/);
 
   const bad = cli(['train', '--dataset', String(version), '--lr', '-3', '--workspace', dir]);
   assert.equal(bad.code, 1);
