@@ -88,12 +88,21 @@ test('an import killed at random points resumes without duplicates', async () =>
   let files = checkWorkspace(wsDir).files;
   // At least 10 real kills (a round whose process finished first does not count), each at
   // a random moment between the end of start-up and the expected end of what is left to do.
+  // Every third round kills right after a batch is committed instead, so that some kills
+  // land mid-import however fast this machine decodes.
   for (let round = 0; partial.length < KILLS && round < 3 * KILLS; round++) {
     const left = (FILES + FILES / 3 - files) / FILES;
     const delay = startup * 0.8 + (startup * 0.2 + work * left) * rng.uniform();
+    const afterBatch = round % 3 === 0;
     const run = await runImportHost(wsDir, 'kill', [root], {
       onSpawn: (child) => {
-        setTimeout(() => child.kill('SIGKILL'), delay);
+        if (!afterBatch) {
+          setTimeout(() => child.kill('SIGKILL'), delay);
+          return;
+        }
+        child.stderr?.on('data', (d: Buffer) => {
+          if (d.toString().includes('committed ')) child.kill('SIGKILL');
+        });
       },
     });
     files = checkWorkspace(wsDir).files;
