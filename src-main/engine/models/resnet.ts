@@ -11,7 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '../rng.ts';
-import { batchNorm, conv, reluSum, type Layer } from './layers.ts';
+import { batchNorm, conv, foldedConvBn, reluSum, type Layer } from './layers.ts';
 import { disposeStore, isNoDecay, ParamBuilder } from './params.ts';
 import type { Encoder, EncoderSpec } from './types.ts';
 
@@ -31,7 +31,17 @@ function basicBlock(
   const project = stride !== 1 || cin !== cout;
   const shortConv = project ? conv(p, `${name}.short.conv`, cin, cout, 1, stride) : null;
   const shortBn = project ? batchNorm(p, `${name}.short.bn`, cout) : null;
+  // Evaluation: each convolution and its batch norm folded into one fused convolution.
+  const fold1 = foldedConvBn(p, `${name}.conv1`, `${name}.bn1`, stride);
+  const fold2 = foldedConvBn(p, `${name}.conv2`, `${name}.bn2`, 1);
+  const foldShort = project
+    ? foldedConvBn(p, `${name}.short.conv`, `${name}.short.bn`, stride)
+    : null;
   return (x, training) => {
+    if (!training) {
+      const y = fold2(fold1(x, true), false);
+      return tf.relu(tf.add(y, foldShort ? foldShort(x, false) : x)) as tf.Tensor4D;
+    }
     const h = reluSum(bn1(conv1(x, training), training)) as tf.Tensor4D;
     const y = bn2(conv2(h, training), training);
     const skip = shortConv && shortBn ? shortBn(shortConv(x, training), training) : x;
@@ -54,6 +64,7 @@ export function createResnet(spec: ResnetSpec, rng: Rng): Encoder {
   const stemConv1 = conv(p, 'stem.conv', inChannels, stem, 3, 1);
   const stemConv2 = conv2Stride(p.store.trainable.get('stem.conv.w')!);
   const stemBn = batchNorm(p, 'stem.bn', stem);
+  const stemFold = foldedConvBn(p, 'stem.conv', 'stem.bn', 1);
   const blocks: Layer<tf.Tensor4D, tf.Tensor4D>[] = [];
   let cin = stem;
   widths.forEach((width, s) => {
@@ -73,8 +84,12 @@ export function createResnet(spec: ResnetSpec, rng: Rng): Encoder {
       checkInput(x, inChannels);
       return tf.tidy(() => {
         const size = x.shape[1];
-        let h = (size > 64 ? stemConv2(x) : stemConv1(x, mode.training)) as tf.Tensor4D;
-        h = reluSum(stemBn(h, mode.training)) as tf.Tensor4D;
+        let h: tf.Tensor4D;
+        if (size <= 64 && !mode.training) h = stemFold(x, true);
+        else {
+          h = (size > 64 ? stemConv2(x) : stemConv1(x, mode.training)) as tf.Tensor4D;
+          h = reluSum(stemBn(h, mode.training)) as tf.Tensor4D;
+        }
         if (size > 128) h = tf.avgPool(h, 2, 2, 'valid');
         for (const block of blocks) h = block(h, mode.training);
         return tf.mean(h, [1, 2]) as tf.Tensor2D;

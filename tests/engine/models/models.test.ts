@@ -145,6 +145,76 @@ test('training mode normalises with batch statistics and moves the running ones;
   proj.dispose();
 });
 
+test('ResNet evaluation (each convolution and batch norm folded into one) equals conv → BN → ReLU layer by layer', () => {
+  const rng = new Rng(8);
+  const enc = createEncoder(tiny, rng);
+  // Running statistics and affine parameters far from their initial 0/1, so folding matters.
+  for (const [name, v] of [...enc.params.trainable, ...enc.params.state]) {
+    if (/\.(gamma|beta|mean|var)$/.test(name)) {
+      const u = rng.uniformArray(v.size);
+      const values = u.map((a) =>
+        name.endsWith('.var')
+          ? 0.2 + 2 * a
+          : name.endsWith('.beta') || name.endsWith('.mean')
+            ? 2 * a - 1
+            : 0.5 + a,
+      );
+      v.assign(tf.tensor(values, v.shape));
+    }
+  }
+  const param = (name: string): tf.Tensor1D =>
+    (enc.params.trainable.get(name) ?? enc.params.state.get(name))! as tf.Tensor1D;
+  const convBn = (x: tf.Tensor4D, conv: string, bn: string, stride: number): tf.Tensor4D => {
+    const w = param(`${conv}.w`) as unknown as tf.Tensor4D;
+    const half = (w.shape[0] - 1) / 2;
+    const pad =
+      half === 0
+        ? ('valid' as const)
+        : ([
+            [0, 0],
+            [half, half],
+            [half, half],
+            [0, 0],
+          ] as [[number, number], [number, number], [number, number], [number, number]]);
+    const c = tf.conv2d(x, w, stride, pad);
+    return tf.batchNorm<tf.Rank.R4>(
+      c,
+      param(`${bn}.mean`),
+      param(`${bn}.var`),
+      param(`${bn}.beta`),
+      param(`${bn}.gamma`),
+      1e-5,
+    );
+  };
+  const x = images(rng, [3, 28, 28, 3]);
+  const reference = tf.tidy(() => {
+    let h = tf.relu(convBn(x, 'stem.conv', 'stem.bn', 1));
+    for (const [name, stride, project] of [
+      ['stage1.block0', 1, false],
+      ['stage2.block0', 2, true],
+      ['stage2.block1', 1, false],
+    ] as const) {
+      const a = tf.relu(convBn(h, `${name}.conv1`, `${name}.bn1`, stride));
+      const b = convBn(a, `${name}.conv2`, `${name}.bn2`, 1);
+      const skip = project ? convBn(h, `${name}.short.conv`, `${name}.short.bn`, stride) : h;
+      h = tf.relu(tf.add(b, skip));
+    }
+    return tf.mean(h, [1, 2]);
+  });
+  const before = tf.memory().numTensors;
+  const folded = enc.apply(x, { training: false });
+  assert.equal(tf.memory().numTensors, before + 1);
+  assert.deepEqual(folded.shape, reference.shape);
+  const a = folded.dataSync();
+  const r = reference.dataSync();
+  let worst = 0;
+  for (let i = 0; i < a.length; i++)
+    worst = Math.max(worst, Math.abs(a[i]! - r[i]!) / (1e-3 + Math.abs(r[i]!)));
+  assert.ok(worst < 1e-4, `worst relative difference ${worst}`);
+  tf.dispose([x, folded, reference]);
+  enc.dispose();
+});
+
 test("the fused batch norm's gradient equals autodiff of the textbook formula", () => {
   const rng = new Rng(3);
   const x = tf.tensor4d(rng.normalArray(3 * 4 * 5 * 6), [3, 4, 5, 6]);
