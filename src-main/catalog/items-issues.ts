@@ -56,6 +56,14 @@ export function issueCounts(
   return { skipped, warned };
 }
 
+/** Items of the dataset with at least one present file. */
+export function presentItemCount(db: Db, datasetId: number): number {
+  return db
+    .prepare(`SELECT COUNT(DISTINCT item_id) FROM item_files WHERE dataset_id = ? AND present = 1`)
+    .pluck()
+    .get(datasetId) as number;
+}
+
 export function presentFileCount(db: Db, datasetId: number, rootIds: number[]): number {
   return db
     .prepare(

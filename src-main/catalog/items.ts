@@ -181,7 +181,7 @@ export function markPresence(
   datasetId: number,
   rootIds: number[],
   seen: ReadonlySet<string>,
-): number {
+): { missing: number; changed: number } {
   const rows = db
     .prepare(
       `SELECT id, path, present FROM item_files WHERE dataset_id = ? AND root_id IN (${rootIds
@@ -200,16 +200,20 @@ export function markPresence(
     .pluck()
     .all(datasetId, ...rootIds) as string[];
   let missing = 0;
+  let changed = 0;
   db.transaction(() => {
     for (const row of rows) {
       const present = seen.has(row.path) ? 1 : 0;
       if (present === 0) missing++;
-      if (present !== row.present) set.run(present, row.id);
+      if (present !== row.present) {
+        set.run(present, row.id);
+        changed++;
+      }
     }
     // Problems of files that are gone are no longer problems.
     for (const path of issuePaths) if (!seen.has(path)) dropIssues.run(datasetId, path);
   })();
-  return missing;
+  return { missing, changed };
 }
 
 /**

@@ -2,10 +2,12 @@
  * The import child process: scans folders and decodes files on request, and
  * sends results back in batches. Started with `child_process.fork` by
  * `importer.ts`. It exits when its parent goes away (IPC disconnect), so a
- * killed host never leaves it running.
+ * killed host never leaves it running. The decoder (and sharp with it) is loaded
+ * on the first decode request, so that a re-scan of an unchanged folder does not
+ * pay for loading it.
  */
 import { toErrorData } from '../api/errors.ts';
-import { decodeForImport, SkipError } from './decode.ts';
+import type { decodeForImport } from './decode.ts';
 import type { DecodeJob, DecodeResult, FromWorker, ToWorker } from './import-protocol.ts';
 import { scanFolder } from './scan.ts';
 
@@ -24,6 +26,7 @@ async function decodeAll(
   options: Parameters<typeof decodeForImport>[2],
   concurrency: number,
 ): Promise<void> {
+  const { decodeForImport: decode, SkipError } = await import('./decode.ts');
   let pending: DecodeResult[] = [];
   let lastFlush = Date.now();
   let next = 0;
@@ -38,7 +41,7 @@ async function decodeAll(
     while (next < jobs.length) {
       const job = jobs[next++]!;
       try {
-        const facts = await decodeForImport(job.path, job.size, options);
+        const facts = await decode(job.path, job.size, options);
         pending.push({ key: job.key, ok: true, facts });
       } catch (err) {
         if (!(err instanceof SkipError)) throw err;

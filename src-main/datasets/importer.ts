@@ -18,7 +18,6 @@ import { basename, resolve } from 'node:path';
 import { cancelled, expected, fromErrorData } from '../api/errors.ts';
 import type { ApiEvent } from '../api/events.ts';
 import {
-  datasetStats,
   findDatasetByName,
   finishImport,
   insertDataset,
@@ -29,7 +28,7 @@ import {
   type RootRow,
 } from '../catalog/datasets.ts';
 import { addNearDuplicates, duplicateCounts, itemHashes } from '../catalog/items-duplicates.ts';
-import { issueCounts, presentFileCount } from '../catalog/items-issues.ts';
+import { issueCounts, presentFileCount, presentItemCount } from '../catalog/items-issues.ts';
 import {
   knownFiles,
   markPresence,
@@ -351,8 +350,12 @@ export async function runImport(
     // Phase 4: presence, derived labels and conflicts, near duplicates.
     progress('duplicates', 0, null, ok, failed);
     const rootIds = rootRows.map((r) => r.id);
-    const missing = markPresence(db, dataset.id, rootIds, seen);
-    refreshItemDerived(db, dataset.id);
+    const { missing, changed } = markPresence(db, dataset.id, rootIds, seen);
+    // Labels, splits and conflict flags derive from the present files: nothing to redo
+    // when no file was written, relabelled, skipped or changed presence (an unchanged
+    // re-scan).
+    if (decoded + changed + relabel.length + scanProblems.length > 0)
+      refreshItemDerived(db, dataset.id);
     // Near-duplicate pairs only change when new items arrived (a missing item's pairs are
     // hidden by the queries), so an unchanged re-scan skips the search.
     const items = ok > 0 ? itemHashes(db, dataset.id) : undefined;
@@ -373,7 +376,7 @@ export async function runImport(
       skippedTotal: Object.values(issues.skipped).reduce((a, b) => a + b, 0),
       ignored,
       ignoredTotal: Object.values(ignored).reduce((a, b) => a + b, 0),
-      items: items?.length ?? datasetStats(db, dataset.id).items,
+      items: items?.length ?? presentItemCount(db, dataset.id),
       exactDuplicates: dups.exact,
       labelConflicts: dups.labelConflicts,
       splitConflicts: dups.splitConflicts,
