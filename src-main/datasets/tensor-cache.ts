@@ -26,7 +26,9 @@ import type { Split } from '../catalog/datasets.ts';
 import { getVersion, versionItems, type VersionItem } from '../catalog/versions.ts';
 import type { Workspace } from '../catalog/workspace.ts';
 import { decodeFailure, openImage, readBytes, sha256, SkipError, type Header } from './decode.ts';
-import { decodePlainPngInto } from './png-fast.ts';
+import sharp from 'sharp';
+
+import { decodePlainPng, decodePlainPngInto } from './png-fast.ts';
 import { sniffFormat } from './sniff.ts';
 import { writeFileAtomic } from './thumbs.ts';
 
@@ -176,24 +178,7 @@ async function decodeInto(
   if (decodePlainPngInto(buf, opts.size, opts.channels, out, offset)) return;
   let pixels: Buffer;
   try {
-    // The file was checked at import and its hash matches: no header pass needed.
-    const sniffed = sniffFormat(buf.subarray(0, 512));
-    if (sniffed === undefined || sniffed.decoder === 'unsupported') {
-      throw new SkipError('not_an_image', 'The content is not a supported image.');
-    }
-    const header: Header = {
-      sniffed,
-      width: 0,
-      height: 0,
-      pages: 1,
-      grey: false,
-      plain: false,
-    };
-    pixels = await openImage(buf, header, CACHE_MAX_PIXELS)
-      .resize(opts.size, opts.size, { fit: 'cover', position: 'centre' })
-      .toColourspace(opts.channels === 1 ? 'b-w' : 'srgb')
-      .raw()
-      .toBuffer();
+    pixels = (await resizePlainPng(buf, opts.size, opts.channels)) ?? (await viaSharp(buf, opts));
   } catch (err) {
     const skip = err instanceof SkipError ? err : decodeFailure('image', err);
     throw expected('decode_failed', `${item.path} cannot be decoded: ${skip.message}`);
@@ -205,6 +190,42 @@ async function decodeInto(
     );
   }
   pixels.copy(out, offset);
+}
+
+/** Any image through the import's sharp pipeline, resized for the cache. */
+async function viaSharp(buf: Buffer, opts: TensorCacheOptions): Promise<Buffer> {
+  // The file was checked at import and its hash matches: no header pass needed.
+  const sniffed = sniffFormat(buf.subarray(0, 512));
+  if (sniffed === undefined || sniffed.decoder === 'unsupported') {
+    throw new SkipError('not_an_image', 'The content is not a supported image.');
+  }
+  const header: Header = { sniffed, width: 0, height: 0, pages: 1, grey: false, plain: false };
+  return openImage(buf, header, CACHE_MAX_PIXELS)
+    .resize(opts.size, opts.size, { fit: 'cover', position: 'centre' })
+    .toColourspace(opts.channels === 1 ? 'b-w' : 'srgb')
+    .raw()
+    .toBuffer();
+}
+
+/**
+ * A small plain PNG (png-fast.ts) of another size than the cache's, decoded here and
+ * resized by sharp from its raw pixels: the same bytes as the whole sharp pipeline (a
+ * plain PNG needs no rotation, flattening or colour conversion), without libvips
+ * opening the file, which is most of the cost for images this small. Undefined when
+ * the file is not such a PNG.
+ */
+export async function resizePlainPng(
+  buf: Buffer,
+  size: number,
+  channels: 1 | 3,
+): Promise<Buffer | undefined> {
+  const png = decodePlainPng(buf, 512);
+  if (png === undefined) return undefined;
+  return sharp(png.data, { raw: { width: png.width, height: png.height, channels: png.channels } })
+    .resize(size, size, { fit: 'cover', position: 'centre' })
+    .toColourspace(channels === 1 ? 'b-w' : 'srgb')
+    .raw()
+    .toBuffer();
 }
 
 /**

@@ -8,6 +8,7 @@ import sharp from 'sharp';
 
 import { openImage, readHeader } from '../../src-main/datasets/decode.ts';
 import { decodePlainPngInto } from '../../src-main/datasets/png-fast.ts';
+import { resizePlainPng } from '../../src-main/datasets/tensor-cache.ts';
 import { REPO } from './cli.ts';
 import { noise } from './corpus.ts';
 
@@ -53,4 +54,32 @@ test('RGB PNGs with every row filter match sharp; other PNGs are declined', asyn
     .png()
     .toBuffer();
   assert.equal(decodePlainPngInto(deep, 16, 3, out, 0), false, '16-bit');
+});
+
+test('plain PNGs of another size resize from their raw pixels to the same bytes as through sharp', async () => {
+  const dir = join(REPO, 'resources', 'sample', 'fashion-mnist', 'train', 'bag');
+  const files = readdirSync(dir).slice(0, 20);
+  assert.ok(files.length > 0);
+  const rgb = await noise(20, 12, 7)
+    .png({ compressionLevel: 9, adaptiveFiltering: true })
+    .toBuffer();
+  const inputs = [...files.map((name) => readFileSync(join(dir, name))), rgb];
+  for (const [i, buf] of inputs.entries()) {
+    for (const [size, channels] of [
+      [32, 3],
+      [32, 1],
+      [20, 3],
+      [64, 1],
+    ] as const) {
+      const fast = await resizePlainPng(buf, size, channels);
+      assert.ok(fast !== undefined, `input ${i}`);
+      assert.deepEqual(
+        fast,
+        await viaSharp(buf, size, channels),
+        `input ${i} at ${size}×${channels}`,
+      );
+    }
+  }
+  const alpha = await noise(16, 16, 1, 4).png().toBuffer();
+  assert.equal(await resizePlainPng(alpha, 32, 3), undefined, 'alpha goes through sharp');
 });
