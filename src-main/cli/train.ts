@@ -3,12 +3,18 @@
  * stderr; Ctrl-C cancels cleanly with a checkpoint), `runs`, `run show`,
  * `run resume`, `run cancel`, `run pause`, and `demo`. A run lives in the
  * process that started it, so `train` and `run resume` always wait: `serve` or
- * the desktop app keep a run going without a terminal.
+ * the desktop app keep a run going without a terminal. `run cancel` and `run pause`
+ * also reach a run trained by another process (which holds the workspace) through a
+ * request file in the run's folder (jobs/control-request.ts).
  */
 import type { RunConfig } from '../api/run-config.ts';
 import type { CheckpointRow, EpochSummary, MetricRow, RunRow } from '../catalog/runs.ts';
 import type { EvaluationRow } from '../jobs/evaluate-job.ts';
-import { expected } from '../api/errors.ts';
+import { expected, toErrorData } from '../api/errors.ts';
+import { getRun } from '../catalog/runs.ts';
+import { openWorkspace } from '../catalog/workspace.ts';
+import { runFolder } from '../jobs/checkpoint-files.ts';
+import { writeControlRequest } from '../jobs/control-request.ts';
 import { numberOption, type ParsedArgs } from './args.ts';
 import type { CliCommand, CliContext } from './command.ts';
 import { DEMO_OVERRIDES, runDemo } from '../jobs/demo.ts';
@@ -111,6 +117,61 @@ export async function followRun(ctx: CliContext, run: RunRow): Promise<RunRow> {
   const done = await ctx.call<RunRow>('run.wait', { id: run.id });
   bar.end();
   return done;
+}
+
+/** How long `run cancel`/`run pause` wait for a run in another process to stop. */
+const REMOTE_STOP_WAIT_MS = 180_000;
+
+/**
+ * Cancels or pauses a run: through the api when this process can open the workspace,
+ * otherwise (another process trains the run and holds the workspace) by leaving a
+ * request for that process and waiting, read-only, until the run has stopped.
+ */
+async function controlRun(
+  ctx: CliContext,
+  id: number,
+  action: 'cancel' | 'pause',
+): Promise<{ run: RunRow; text: string }> {
+  try {
+    const run = await ctx.call<RunRow>(`run.${action}`, { id });
+    return { run, text: `run ${id}: ${action} requested` };
+  } catch (err) {
+    if (toErrorData(err).code !== 'workspace_locked') throw err;
+  }
+  const ws = openWorkspace(ctx.workspaceDir, { readonly: true });
+  try {
+    const run = getRun(ws.db, id);
+    if (run === undefined) {
+      throw expected(
+        'run_not_found',
+        `There is no run ${id}. List runs with \`lejepa-studio runs\`.`,
+      );
+    }
+    if (run.status !== 'queued' && run.status !== 'running') {
+      throw expected(
+        'run_not_active',
+        `Run ${id} is not running (it is ${run.status}), and another studio process holds the workspace, so nothing can be changed now. Try again once that process has finished.`,
+      );
+    }
+    writeControlRequest(runFolder(ws, id), action);
+    ctx.say(
+      `run ${id}: ${action} requested from the process that trains it; waiting for it to stop after its current step…`,
+    );
+    const deadline = Date.now() + REMOTE_STOP_WAIT_MS;
+    while (Date.now() < deadline && !ctx.signal.aborted) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      const now = getRun(ws.db, id)!;
+      if (now.status !== 'queued' && now.status !== 'running') {
+        return { run: now, text: `run ${id} ${now.status} at step ${now.step}` };
+      }
+    }
+    return {
+      run: getRun(ws.db, id)!,
+      text: `run ${id}: ${action} requested; it has not stopped yet (it stops after its current step, with a checkpoint). Check with \`lejepa-studio run show ${id}\`.`,
+    };
+  } finally {
+    ws.close();
+  }
 }
 
 function outcome(run: RunRow): { text: string; exitCode: number } {
@@ -274,8 +335,8 @@ export const trainCommands: CliCommand[] = [
     summary: 'Cancel a run (a running one stops after its step, with a checkpoint).',
     async run(ctx, args) {
       const id = runIdArg(args, 'run cancel ID');
-      const run = await ctx.call<RunRow>('run.cancel', { id });
-      return { result: run, text: `run ${id}: cancel requested` };
+      const { run, text } = await controlRun(ctx, id, 'cancel');
+      return { result: run, text };
     },
   },
   {
@@ -284,8 +345,8 @@ export const trainCommands: CliCommand[] = [
     summary: 'Pause a running run after its step, with a checkpoint to resume from.',
     async run(ctx, args) {
       const id = runIdArg(args, 'run pause ID');
-      const run = await ctx.call<RunRow>('run.pause', { id });
-      return { result: run, text: `run ${id}: pause requested` };
+      const { run, text } = await controlRun(ctx, id, 'pause');
+      return { result: run, text };
     },
   },
   {

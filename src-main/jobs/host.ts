@@ -34,6 +34,7 @@ import type { ProgressRecord } from '../engine/train/progress.ts';
 import { logger, writeRecord } from '../log.ts';
 import { removeStaleTemporaries } from './atomic-file.ts';
 import { checkpointsOnDisk, locateCheckpoints, runFolder } from './checkpoint-files.ts';
+import { clearControlRequest, CONTROL_POLL_MS, takeControlRequest } from './control-request.ts';
 import { startJob, type JobHandle, type JobOutcome } from './runner.ts';
 import type { CheckpointEvent, PlanEvent, TrainJobInput } from './train-job.ts';
 
@@ -256,9 +257,25 @@ export class JobHost {
       pending: null,
     };
     this.active.set(id, entry);
-    entry.finished = this.drive(id, entry, config, configHash, resumeFrom).finally(() =>
-      this.active.delete(id),
-    );
+    // Requests from other processes (`run cancel ID` typed in another terminal): one
+    // left from before this start is stale.
+    const dir = this.runDir(id);
+    clearControlRequest(dir);
+    const poll = setInterval(() => {
+      const asked = takeControlRequest(dir);
+      if (asked === 'invalid') log.warn(`run ${id}: ignored an unreadable control request`);
+      else if (asked !== null && this.active.get(id) === entry) {
+        log.info(`run ${id}: ${asked} requested by another process`);
+        if (entry.handle === null) entry.pending = asked;
+        else entry.handle.control(asked);
+      }
+    }, CONTROL_POLL_MS);
+    poll.unref();
+    entry.finished = this.drive(id, entry, config, configHash, resumeFrom).finally(() => {
+      clearInterval(poll);
+      clearControlRequest(dir);
+      this.active.delete(id);
+    });
   }
 
   private async drive(

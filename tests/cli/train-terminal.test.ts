@@ -135,3 +135,73 @@ test('while `train` holds the workspace, `runs` reads it and `import` is refused
     await train.exited;
   }
 });
+
+test('`run pause` typed in another terminal reaches the `train` holding the workspace; `run cancel` then ends the paused run', async () => {
+  const { dir, version } = await workspaceWithVersion('remote');
+  const train = startTrain(dir, version);
+  try {
+    await stepReached(dir, 1);
+    const paused = await runCli(['run', 'pause', '1', '--workspace', dir, '--json']);
+    assert.equal(paused.code, 0, paused.stderr);
+    assert.match(paused.stderr, /pause requested from the process that trains it/);
+    const result = (JSON.parse(paused.stdout) as { result: { status: string; step: number } })
+      .result;
+    assert.equal(result.status, 'paused', paused.stderr);
+    assert.equal(await train.exited, 130, train.out().stderr);
+    assert.ok(!existsSync(join(dir, 'runs', '1', 'control.request')), 'the request was taken');
+    const ws = openWorkspace(dir, { readonly: true });
+    try {
+      const last = ws.db
+        .prepare('SELECT step, reason FROM run_checkpoints WHERE run_id = 1 ORDER BY id DESC')
+        .get() as { step: number; reason: string };
+      assert.deepEqual(last, { step: result.step, reason: 'pause' });
+    } finally {
+      ws.close();
+    }
+    // The training process has ended: the workspace is free and the api handles it.
+    const cancelled = await runCli(['run', 'cancel', '1', '--workspace', dir, '--json']);
+    assert.equal(cancelled.code, 0, cancelled.stderr);
+    const shown = await runCli(['run', 'show', '1', '--workspace', dir, '--json']);
+    const run = (JSON.parse(shown.stdout) as { result: { run: { status: string } } }).result.run;
+    assert.equal(run.status, 'cancelled');
+  } finally {
+    if (train.child.exitCode === null) process.kill(-train.child.pid!, 'SIGKILL');
+  }
+});
+
+test('`run cancel` of a run that is not running, while another process holds the workspace, says why nothing changed', async () => {
+  const { dir, version } = await workspaceWithVersion('remote-idle');
+  const first = startTrain(dir, version);
+  await stepReached(dir, 1);
+  process.kill(-first.child.pid!, 'SIGINT');
+  assert.equal(await first.exited, 130);
+  const second = startTrain(dir, version);
+  try {
+    // Run 2 holds the workspace; run 1 is cancelled.
+    await until(
+      () => {
+        const db = openCatalog(join(dir, 'catalog.sqlite'), { readonly: true });
+        try {
+          const row = db.prepare('SELECT step FROM runs WHERE id = 2').get() as
+            { step: number } | undefined;
+          return row !== undefined && row.step >= 1 ? true : undefined;
+        } finally {
+          db.close();
+        }
+      },
+      120_000,
+      'run 2 at step 1',
+      50,
+    );
+    const refused = await runCli(['run', 'cancel', '1', '--workspace', dir]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /Run 1 is not running \(it is cancelled\), and another studio process holds the workspace/,
+    );
+    assert.ok(!existsSync(join(dir, 'runs', '1', 'control.request')));
+  } finally {
+    process.kill(-second.child.pid!, 'SIGKILL');
+    await second.exited;
+  }
+});
