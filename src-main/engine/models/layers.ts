@@ -222,19 +222,74 @@ export function linear(
   };
 }
 
-/** Layer norm over the last axis (epsilon 1e-6, as ViT). */
+/**
+ * Layer norm over the last axis (epsilon 1e-6, as ViT), as one custom op that saves only
+ * x̂, 1/σ and γ for its gradient (tfjs's autodiff of the formula would save every
+ * intermediate, several tensors of the activation's size per layer):
+ * dx = (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))/σ with ĝ = dy·γ; dγ = Σ dy·x̂, dβ = Σ dy.
+ */
 export function layerNorm(p: ParamBuilder, name: string, dim: number): Layer {
   const gamma = p.constant(`${name}.gamma`, [dim], 1);
   const beta = p.constant(`${name}.beta`, [dim], 0);
-  return (x) => {
-    const m = tf.moments(x, -1, true);
-    const normed = tf.mul(tf.sub(x, m.mean), tf.rsqrt(tf.add(m.variance, 1e-6)));
-    return tf.add(tf.mul(normed, gamma), beta);
-  };
+  return (x) => layerNormOp(x, gamma, beta);
 }
 
-/** GELU, tanh form (every backend has tanh and its gradient; erf is missing on some). */
+export function layerNormOp(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor {
+  const dim = x.shape[x.rank - 1]!;
+  const op = tf.customGrad((xIn, gIn, bIn, save) => {
+    const m = tf.moments(xIn as tf.Tensor, -1, true);
+    const rstd = tf.rsqrt(tf.add(m.variance, 1e-6));
+    const xhat = tf.mul(tf.sub(xIn as tf.Tensor, m.mean), rstd);
+    (save as tf.GradSaveFunc)([xhat, rstd, gIn as tf.Tensor]);
+    return {
+      value: tf.add(tf.mul(xhat, gIn as tf.Tensor), bIn as tf.Tensor),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sXhat, sRstd, sGamma] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const g = tf.mul(dy, sGamma);
+        const meanG = tf.mean(g, -1, true);
+        const meanGx = tf.mean(tf.mul(g, sXhat), -1, true);
+        const dx = tf.mul(tf.sub(tf.sub(g, meanG), tf.mul(sXhat, meanGx)), sRstd);
+        const rows = tf.reshape(dy, [-1, dim]);
+        const dGamma = tf.sum(tf.mul(rows, tf.reshape(sXhat, [-1, dim])), 0);
+        const dBeta = tf.sum(rows, 0);
+        return [dx, dGamma, dBeta];
+      },
+    };
+  });
+  return op(x, gamma, beta);
+}
+
+/**
+ * GELU, tanh form (every backend has tanh and its gradient; erf is missing on some), as one
+ * custom op that saves only its input: tfjs's autodiff of the formula would keep about seven
+ * tensors of the MLP's hidden size per block, which is what exhausted the WASM heap for
+ * ViT-tiny at batch 256. g(x) = ½x(1 + tanh u), u = c(x + 0.044715x³), c = √(2/π);
+ * g'(x) = ½(1 + tanh u) + ½x(1 − tanh²u)·c(1 + 3·0.044715x²).
+ */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  const op = tf.customGrad((xIn, save) => {
+    (save as tf.GradSaveFunc)([xIn as tf.Tensor]);
+    return {
+      value: geluFormula(xIn as tf.Tensor),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const xs = saved[0]!;
+        const c = Math.sqrt(2 / Math.PI);
+        const x2 = tf.square(xs);
+        const t = tf.tanh(tf.mul(tf.mul(xs, tf.add(tf.mul(x2, 0.044715), 1)), c));
+        const du = tf.mul(tf.add(tf.mul(x2, 3 * 0.044715), 1), c);
+        const slope = tf.add(
+          tf.mul(tf.add(t, 1), 0.5),
+          tf.mul(tf.mul(tf.mul(xs, 0.5), tf.sub(1, tf.square(t))), du),
+        );
+        return [tf.mul(dy, slope)];
+      },
+    };
+  });
+  return op(x);
+}
+
+/** The GELU formula in tfjs ops (also the reference of the custom op's gradient test). */
+export function geluFormula(x: tf.Tensor): tf.Tensor {
   const cube = tf.mul(tf.square(x), x);
   const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), Math.sqrt(2 / Math.PI));
   return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));

@@ -11,7 +11,12 @@ import {
   ENCODER_PRESETS,
   type EncoderSpec,
 } from '../../../src-main/engine/models/index.ts';
-import { batchNormTrain } from '../../../src-main/engine/models/layers.ts';
+import {
+  batchNormTrain,
+  gelu,
+  geluFormula,
+  layerNormOp,
+} from '../../../src-main/engine/models/layers.ts';
 import { Rng } from '../../../src-main/engine/rng.ts';
 
 await initBackend({ prefer: 'wasm' });
@@ -237,6 +242,40 @@ test("the fused batch norm's gradient equals autodiff of the textbook formula", 
     assert.ok(err < 1e-4 * Math.max(1, scale), `gradient ${i}: ${err}`);
   }
   tf.dispose([x, gamma, beta, w, ...fused, ...plain]);
+});
+
+test("ViT's GELU and layer norm ops give the formulas' values and their autodiff gradients", () => {
+  const rng = new Rng(9);
+  const x = tf.tensor3d(
+    rng.normalArray(2 * 5 * 8).map((v) => 2 * v),
+    [2, 5, 8],
+  );
+  const gamma = tf.tensor1d(rng.normalArray(8));
+  const beta = tf.tensor1d(rng.normalArray(8));
+  const w = tf.tensor3d(rng.normalArray(2 * 5 * 8), [2, 5, 8]);
+  const close = (a: tf.Tensor, b: tf.Tensor, what: string) => {
+    const err = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!;
+    const scale = tf.max(tf.abs(b)).dataSync()[0]!;
+    assert.ok(err < 1e-4 * Math.max(1, scale), `${what}: ${err}`);
+  };
+  close(gelu(x), geluFormula(x), 'GELU value');
+  const [gOp] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(gelu(a), w)))([x]);
+  const [gPlain] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(geluFormula(a), w)))([x]);
+  close(gOp!, gPlain!, 'GELU gradient');
+
+  const plainLn = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+    const m = tf.moments(a, -1, true);
+    return tf.add(tf.mul(tf.div(tf.sub(a, m.mean), tf.sqrt(tf.add(m.variance, 1e-6))), g), b);
+  };
+  close(layerNormOp(x, gamma, beta), plainLn(x, gamma, beta), 'layer norm value');
+  const op = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+    tf.sum(tf.mul(layerNormOp(a, g, b), w)),
+  )([x, gamma, beta]);
+  const plain = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+    tf.sum(tf.mul(plainLn(a, g, b), w)),
+  )([x, gamma, beta]);
+  for (let i = 0; i < 3; i++) close(op[i]!, plain[i]!, `layer norm gradient ${i}`);
+  tf.dispose([x, gamma, beta, w, gOp!, gPlain!, ...op, ...plain]);
 });
 
 test('a training step leaves the live tensor count unchanged and every gradient finite', () => {
