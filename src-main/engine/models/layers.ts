@@ -215,11 +215,31 @@ export function linear(
   const b =
     init === 'torch' ? p.uniform(`${name}.b`, [cout], bound) : p.constant(`${name}.b`, [cout], 0);
   return (x) => {
-    if (x.rank === 2) return tf.add(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D), b);
+    if (x.rank === 2) return linearOp(x as tf.Tensor2D, w as tf.Tensor2D, b);
     const lead = x.shape.slice(0, -1);
     const flat = tf.reshape(x, [-1, cin]) as tf.Tensor2D;
-    return tf.reshape(tf.add(tf.matMul(flat, w as tf.Tensor2D), b), [...lead, cout]);
+    return tf.reshape(linearOp(flat, w as tf.Tensor2D, b), [...lead, cout]);
   };
+}
+
+/**
+ * x·W + b as one custom op that saves only x and W for its gradient (tfjs's Add would also
+ * keep the product x·W, a tensor of the output's size, until the backward pass): the same
+ * gradient ops as tfjs's, dx = dy·Wᵀ, dW = xᵀ·dy, db = Σ dy over rows.
+ */
+export function linearOp(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor): tf.Tensor2D {
+  const op = tf.customGrad((xIn, wIn, bIn, save) => {
+    (save as tf.GradSaveFunc)([xIn as tf.Tensor, wIn as tf.Tensor]);
+    return {
+      value: tf.add(tf.matMul(xIn as tf.Tensor2D, wIn as tf.Tensor2D), bIn as tf.Tensor),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const dy2 = dy as tf.Tensor2D;
+        return [tf.matMul(dy2, sw, false, true), tf.matMul(sx, dy2, true, false), tf.sum(dy2, 0)];
+      },
+    };
+  });
+  return op(x, w, b) as tf.Tensor2D;
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   gelu,
   geluFormula,
   layerNormOp,
+  linearOp,
 } from '../../../src-main/engine/models/layers.ts';
 import { Rng } from '../../../src-main/engine/rng.ts';
 
@@ -244,7 +245,7 @@ test("the fused batch norm's gradient equals autodiff of the textbook formula", 
   tf.dispose([x, gamma, beta, w, ...fused, ...plain]);
 });
 
-test("ViT's GELU and layer norm ops give the formulas' values and their autodiff gradients", () => {
+test("the GELU, layer norm and linear ops give the formulas' values and their autodiff gradients", () => {
   const rng = new Rng(9);
   const x = tf.tensor3d(
     rng.normalArray(2 * 5 * 8).map((v) => 2 * v),
@@ -275,7 +276,21 @@ test("ViT's GELU and layer norm ops give the formulas' values and their autodiff
     tf.sum(tf.mul(plainLn(a, g, b), w)),
   )([x, gamma, beta]);
   for (let i = 0; i < 3; i++) close(op[i]!, plain[i]!, `layer norm gradient ${i}`);
-  tf.dispose([x, gamma, beta, w, gOp!, gPlain!, ...op, ...plain]);
+
+  const x2 = tf.tensor2d(rng.normalArray(7 * 8), [7, 8]);
+  const weights = tf.tensor2d(rng.normalArray(8 * 5), [8, 5]);
+  const bias = tf.tensor1d(rng.normalArray(5));
+  const dy = tf.tensor2d(rng.normalArray(7 * 5), [7, 5]);
+  close(linearOp(x2, weights, bias), tf.add(tf.matMul(x2, weights), bias), 'linear value');
+  const lin = tf.grads((a: tf.Tensor, m: tf.Tensor, c: tf.Tensor) =>
+    tf.sum(tf.mul(linearOp(a as tf.Tensor2D, m as tf.Tensor2D, c), dy)),
+  )([x2, weights, bias]);
+  const linPlain = tf.grads((a: tf.Tensor, m: tf.Tensor, c: tf.Tensor) =>
+    tf.sum(tf.mul(tf.add(tf.matMul(a as tf.Tensor2D, m as tf.Tensor2D), c), dy)),
+  )([x2, weights, bias]);
+  for (let i = 0; i < 3; i++) close(lin[i]!, linPlain[i]!, `linear gradient ${i}`);
+  tf.dispose([x, gamma, beta, w, gOp!, gPlain!, ...op, ...plain, x2, weights, bias, dy]);
+  tf.dispose([...lin, ...linPlain]);
 });
 
 test('a training step leaves the live tensor count unchanged and every gradient finite', () => {
