@@ -5,7 +5,8 @@
  *
  * The step is the studio's (engine/train/step.ts) without augmentation and probe, so that both
  * sides of the comparison do the same work: the encoder on both views in one batch, the
- * projector, the LeJEPA loss with fresh directions, the gradient, AdamW.
+ * projector, the LeJEPA loss with fresh directions, the gradient (with the studio's
+ * backward pass, engine/train/backprop.ts), AdamW.
  */
 import { createInterface } from 'node:readline';
 
@@ -22,6 +23,7 @@ import {
   type EncoderPreset,
 } from '../src-main/engine/models/index.ts';
 import { AdamW } from '../src-main/engine/train/adamw.ts';
+import { variableGradsLean } from '../src-main/engine/train/backprop.ts';
 import { Rng } from '../src-main/engine/rng.ts';
 
 type Request = Record<string, unknown> & { op: string };
@@ -61,7 +63,7 @@ function build(model: EncoderPreset, batch: number, views: number, slices: numbe
     step() {
       const directions = drawDirections(rng, PROJECTOR_OUT, slices);
       try {
-        const { value, grads } = tf.variableGrads(() => {
+        const { value, grads } = variableGradsLean(() => {
           const h = encoder.apply(x, { training: true });
           const z = projector.apply(h, { training: true });
           const proj = tf.reshape(z, [views, batch, PROJECTOR_OUT]) as tf.Tensor3D;
