@@ -213,18 +213,26 @@ export async function runImport(
   try {
     if (signal.aborted) throw cancelled('The import');
 
-    // Phase 1: scan every root in the child.
+    // Phase 1: scan every root in the child, while this process reads what the
+    // catalog already knows of the dataset's files.
     progress('scan', 0, null, 0, 0);
     let childCpu = 0;
-    const scans = await link.run({ type: 'scan', roots, skip: [ws.root] }, (m) => {
+    const scanning = link.run({ type: 'scan', roots, skip: [ws.root] }, (m) => {
       if (m.type === 'scan-progress') progress('scan', m.found, null, 0, 0);
       if (m.type !== 'scanned') return undefined;
       childCpu = m.cpuSeconds;
       return m.results;
     });
+    let known: ReturnType<typeof knownFiles>;
+    try {
+      known = knownFiles(db, dataset.id);
+    } catch (err) {
+      scanning.catch(() => {}); // the error below is the one to report
+      throw err;
+    }
+    const scans = await scanning;
 
     // Phase 2: decide, file by file, what needs decoding; write scan-time problems.
-    const known = knownFiles(db, dataset.id);
     const rootRows: RootRow[] = [];
     const seen = new Set<string>();
     const jobs: DecodeJob[] = [];
