@@ -6,21 +6,17 @@
  */
 import { readFileSync } from 'node:fs';
 
-import { expected } from '../api/errors.ts';
 import type { RunConfig } from '../api/run-config.ts';
 import { loadTensorCache } from '../datasets/tensor-cache.ts';
 import { startBackend } from '../compute/start-backend.ts';
 import type { BackendName } from '../engine/backend.ts';
 import { embed } from '../engine/eval/embed.ts';
 import { createProjector } from '../engine/models/index.ts';
-import {
-  CheckpointFormatError,
-  decodeCheckpoint,
-  restoreVariables,
-} from '../engine/train/checkpoint.ts';
+import { decodeCheckpoint, restoreVariables } from '../engine/train/checkpoint.ts';
 import { initialEncoder, loadEncoderWeights } from '../engine/train/encoder-weights.ts';
 import { Rng } from '../engine/rng.ts';
 import { logger } from '../log.ts';
+import { unusableCheckpoint } from './checkpoint-files.ts';
 import { writeEmbedding, type EmbeddingIndex } from './embed-store.ts';
 import type { JobContext, JobEnd } from './protocol.ts';
 import { resolveEncoder } from './run-setup.ts';
@@ -82,15 +78,7 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
           restoreVariables('projector/state/', projector.params.state, byName);
         }
       } catch (err) {
-        if (
-          !(err instanceof CheckpointFormatError) &&
-          (err as NodeJS.ErrnoException).code !== 'ENOENT'
-        )
-          throw err;
-        throw expected(
-          'checkpoint_unusable',
-          `The checkpoint ${path} cannot be used: ${(err as Error).message}. Embed with another checkpoint of the run.`,
-        );
+        throw unusableCheckpoint(err, path, 'Embed with another checkpoint of the run.');
       }
     }
     const t0 = performance.now();

@@ -17,9 +17,9 @@ import { embed } from '../engine/eval/embed.ts';
 import type { LabelledFeatures } from '../engine/eval/features.ts';
 import { knnAccuracy } from '../engine/eval/knn.ts';
 import { linearProbe } from '../engine/eval/linear-probe.ts';
-import { CheckpointFormatError } from '../engine/train/checkpoint.ts';
 import { initialEncoder, loadEncoderWeights } from '../engine/train/encoder-weights.ts';
 import { logger } from '../log.ts';
+import { unusableCheckpoint } from './checkpoint-files.ts';
 import type { JobContext, JobEnd } from './protocol.ts';
 import { resolveEncoder } from './run-setup.ts';
 import { seededSubset } from './subset.ts';
@@ -107,14 +107,10 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
         try {
           loadEncoderWeights(encoder, new Uint8Array(readFileSync(path)));
         } catch (err) {
-          if (
-            !(err instanceof CheckpointFormatError) &&
-            (err as NodeJS.ErrnoException).code !== 'ENOENT'
-          )
-            throw err;
-          throw expected(
-            'checkpoint_unusable',
-            `The checkpoint ${path} cannot be used: ${(err as Error).message}. Evaluate another checkpoint of the run (final, or the epoch ones).`,
+          throw unusableCheckpoint(
+            err,
+            path,
+            'Evaluate another checkpoint of the run (final, or the epoch ones).',
           );
         }
       }

@@ -12,24 +12,9 @@ import { Rng } from '../../../src-main/engine/rng.ts';
 import { variableGradsLean } from '../../../src-main/engine/train/backprop.ts';
 import { Trainer, type TrainData } from '../../../src-main/engine/train/trainer.ts';
 import { resolveEncoder } from '../../../src-main/jobs/run-setup.ts';
+import { noiseTrainData } from '../helpers.ts';
 
-/** Seeded noise images, 28×28 grey, in 10 classes. */
-function data(count: number): TrainData {
-  const pixels = new Uint8Array(count * 28 * 28);
-  let s = 5;
-  for (let i = 0; i < pixels.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    pixels[i] = s >>> 24;
-  }
-  return {
-    pixels,
-    size: 28,
-    channels: 1,
-    rows: Int32Array.from({ length: count }, (_, i) => i),
-    labels: Int32Array.from({ length: count }, (_, i) => i % 10),
-    classes: 10,
-  };
-}
+const data = (count: number): TrainData => noiseTrainData(count, 10, 5);
 
 /** Loss and gradients of a ResNet + projector + LeJEPA loss, by `grads`, as plain arrays. */
 function lossAndGrads(grads: typeof variableGradsLean): {

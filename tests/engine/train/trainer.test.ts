@@ -12,25 +12,10 @@ import {
   type TrainData,
   type TrainerSettings,
 } from '../../../src-main/engine/train/trainer.ts';
+import { noiseTrainData } from '../helpers.ts';
 
 /** 24 random 28×28 grey images in 3 classes; batch 8 → 3 steps per epoch. */
-function data(): TrainData {
-  const n = 24;
-  const pixels = new Uint8Array(n * 28 * 28);
-  let s = 7;
-  for (let i = 0; i < pixels.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    pixels[i] = s >>> 24;
-  }
-  return {
-    pixels,
-    size: 28,
-    channels: 1,
-    rows: Int32Array.from({ length: n }, (_, i) => i),
-    labels: Int32Array.from({ length: n }, (_, i) => i % 3),
-    classes: 3,
-  };
-}
+const data = (): TrainData => noiseTrainData(24, 3, 7);
 
 function settings(extra: Partial<TrainerSettings> = {}): TrainerSettings {
   const q = presetConfig('quick', 1);
