@@ -1,7 +1,7 @@
 /**
  * TF.js side of the training-step, inference and SIGReg benchmarks: a long-lived process on
- * one backend and thread count, answering one JSON line per request (see LineWorker in
- * harness.ts). Usage: `node --import tsx bench/train-step-worker.ts BACKEND THREADS`.
+ * one backend, thread count and kernel set, answering one JSON line per request (see LineWorker in
+ * harness.ts). Usage: `node --import tsx bench/train-step-worker.ts BACKEND THREADS [xnnpack]`.
  *
  * The step is the studio's (engine/train/step.ts) without augmentation and probe, so that both
  * sides of the comparison do the same work: the encoder on both views in one batch, the
@@ -13,7 +13,8 @@ import { createInterface } from 'node:readline';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { enableWasmThreads } from '../src-main/compute/wasm-threads.ts';
-import { initBackend, type BackendName } from '../src-main/engine/backend.ts';
+import { startBackend } from '../src-main/compute/start-backend.ts';
+import type { BackendName } from '../src-main/engine/backend.ts';
 import { drawDirections, lejepaLoss, quadrature, sigreg } from '../src-main/engine/lejepa/index.ts';
 import {
   countParams,
@@ -139,8 +140,10 @@ async function profileStep(setup: Setup): Promise<Record<string, unknown>> {
 async function main(): Promise<void> {
   const backend = (process.argv[2] ?? 'wasm') as BackendName;
   const threads = Number(process.argv[3] ?? 1);
+  // 'xnnpack': the WASM backend's own kernels, without ONNX Runtime (compute/ort-kernels.ts).
+  if (process.argv[4] === 'xnnpack') process.env.LEJEPA_ONNXRUNTIME = 'off';
   const wasmThreads = backend === 'wasm' ? await enableWasmThreads(threads) : null;
-  const info = await initBackend({ prefer: backend, threads });
+  const info = await startBackend({ prefer: backend, threads });
   let setup: Setup | null = null;
   const reply = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
 

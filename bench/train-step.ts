@@ -39,6 +39,8 @@ interface Side {
   worker: LineWorker;
   torch: boolean;
   threads: number;
+  /** The kernels the studio uses by default (targets apply to these only). */
+  isDefault?: boolean;
 }
 
 export async function run(h: Harness, opts: BenchOptions): Promise<void> {
@@ -47,22 +49,30 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
   const python = torchPython();
   if (!python) h.skip('pytorch anchor', 'no python3 with torch here (Debian: python3-torch)');
 
-  const start = (suffix: string, threads: number[]): Side[] => {
+  // The studio's default (WASM with convolutions and batch norm on ONNX Runtime) at every
+  // thread count; WASM's own kernels alone at the largest, to show what ONNX Runtime adds.
+  const start = (suffix: string, threads: number[], xnnpack: boolean): Side[] => {
     const out: Side[] = [];
-    for (const t of threads) {
-      const label = `tfjs-wasm-${t}t`;
+    const tfjs = (label: string, t: number, args: string[], isDefault: boolean) =>
       out.push({
         label,
         torch: false,
         threads: t,
+        isDefault,
         worker: h.worker(`${label}${suffix}`, process.execPath, [
           '--import',
           'tsx',
           WORKER,
           'wasm',
           String(t),
+          ...args,
         ]),
       });
+    for (const t of threads) {
+      tfjs(`tfjs-wasm-${t}t`, t, [], true);
+      if (xnnpack && t === Math.max(...threads)) {
+        tfjs(`tfjs-wasm-xnnpack-${t}t`, t, ['xnnpack'], false);
+      }
       if (python) {
         const tl = `torch-${t}t`;
         out.push({
@@ -86,10 +96,10 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
 
   // resnet-small, then its kernel profile, then ViT-tiny in fresh processes: the WASM heap
   // (4 GiB at most) never shrinks, so a second model in the same process may not fit.
-  const resnet = start('', threadCounts);
+  const resnet = start('', threadCounts, !opts.quick);
   await compare(h, resnet, 'resnet-small', opts);
   if (!opts.quick) {
-    const best = resnet.filter((s) => !s.torch).at(-1)!;
+    const best = resnet.filter((s) => s.isDefault).at(-1)!;
     await best.worker.call({ op: 'init', model: 'resnet-small', batch: BATCH, views: VIEWS });
     const p = await best.worker.call<{
       top: { name: string; ms: number; calls: number }[];
@@ -107,7 +117,7 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
   if (opts.quick) return;
 
   const top = Math.max(...threadCounts);
-  const vit = start('-vit', [top]);
+  const vit = start('-vit', [top], false);
   try {
     await compare(h, vit, 'vit-tiny', opts);
   } catch (err) {
@@ -170,6 +180,7 @@ function report(
     h.figure(`${what} ${s.label}`, throughput(result.sides[s.label]!, images), 'images/s', {
       ...params,
       backend: s.torch ? 'pytorch' : 'wasm',
+      ...(s.torch ? {} : { kernels: s.isDefault ? 'onnxruntime' : 'xnnpack' }),
       threads: s.threads,
     });
   }
@@ -177,18 +188,31 @@ function report(
     const torch = sides.find((x) => x.torch && x.threads === s.threads);
     if (torch) {
       // ms(torch)/ms(tfjs) = images/s(tfjs)/images/s(torch), round by round.
+      const target = {
+        op: '>=' as const,
+        value: targetRatio,
+        label: `${targetRatio} × PyTorch, same threads`,
+      };
       h.figure(
         `${what} ratio ${s.label}/${torch.label}`,
         result.ratio(torch.label, s.label),
         '×',
         params,
-        {
-          target: { op: '>=', value: targetRatio, label: `${targetRatio} × PyTorch, same threads` },
-        },
+        s.isDefault ? { target } : {},
       );
     }
   }
-  const wasm = sides.filter((x) => !x.torch);
+  const plain = sides.find((x) => !x.torch && !x.isDefault);
+  const studio = sides.find((x) => x.isDefault && x.threads === plain?.threads);
+  if (plain && studio) {
+    h.figure(
+      `${what} speed-up ${studio.label}/${plain.label} (ONNX Runtime kernels)`,
+      result.ratio(plain.label, studio.label),
+      '×',
+      params,
+    );
+  }
+  const wasm = sides.filter((x) => x.isDefault);
   if (wasm.length > 1) {
     const one = wasm[0]!;
     const many = wasm.at(-1)!;

@@ -13,6 +13,7 @@ import {
   type BackendName,
   type BackendOptions,
 } from '../engine/backend.ts';
+import { enableOrtKernels } from './ort-kernels.ts';
 import { enableWasmThreads } from './wasm-threads.ts';
 
 /** XNNPACK's pool in tfjs-backend-wasm 4.22 holds at most 8 threads. */
@@ -56,8 +57,23 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
 
   const threads = wasm.threads;
   const plural = threads === 1 ? '' : 's';
+  const ort = onnxRuntimeKernels(options.threads ?? defaultWasmThreads());
   const line =
     info.line.replace(/^backend wasm, \d+ threads?/, `backend wasm, ${threads} thread${plural}`) +
-    (wasm.reason ? ` (${wasm.reason})` : '');
+    (wasm.reason ? ` (${wasm.reason})` : '') +
+    `; ${ort}`;
   return { ...info, threads, line };
+}
+
+/**
+ * Puts convolutions and batch norm of the WASM backend on ONNX Runtime (ort-kernels.ts) unless
+ * LEJEPA_ONNXRUNTIME=off; returns the phrase for the log line.
+ */
+function onnxRuntimeKernels(threads: number): string {
+  if (process.env.LEJEPA_ONNXRUNTIME === 'off') {
+    return 'convolutions by XNNPACK (LEJEPA_ONNXRUNTIME=off)';
+  }
+  const ort = enableOrtKernels(threads);
+  if (!ort.enabled) return `convolutions by XNNPACK: ${ort.reason}`;
+  return `convolutions and batch norm by ONNX Runtime, ${ort.threads} thread${ort.threads === 1 ? '' : 's'}`;
 }

@@ -8,15 +8,15 @@
 import type { ExportGraph, IrNode, Weight } from './graph.ts';
 import { ProtoWriter } from './onnx-proto.ts';
 
-const FLOAT = 1;
-const INT64 = 7;
+export const FLOAT = 1;
+export const INT64 = 7;
 const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
 const ATTR_INTS = 7;
 
-type Attr = { name: string } & ({ f: number } | { i: number } | { ints: number[] });
+export type Attr = { name: string } & ({ f: number } | { i: number } | { ints: number[] });
 
-interface OnnxNode {
+export interface OnnxNode {
   op: string;
   inputs: string[];
   outputs: string[];
@@ -190,22 +190,49 @@ export function writeOnnx(graph: ExportGraph, options: OnnxOptions): Uint8Array 
     }
   }
 
-  const g = new ProtoWriter();
-  nodes.forEach((node, i) => g.message(1, nodeProto(node, `n${i}_${node.op}`)));
-  g.string(2, 'encoder');
-  for (const [name, c] of consts) g.message(5, tensorProto(name, c.dims, c.type, c.data));
   const { size, channels } = graph.input;
-  g.message(11, valueInfo(graph.input.name, ['batch', channels, size, size]));
-  g.message(12, valueInfo(graph.output.name, ['batch', graph.output.dim]));
+  return onnxModel({
+    name: 'encoder',
+    nodes,
+    consts,
+    inputs: [{ name: graph.input.name, dims: ['batch', channels, size, size] }],
+    outputs: [{ name: graph.output.name, dims: ['batch', graph.output.dim] }],
+    ...options,
+  });
+}
+
+/** A float tensor at the graph's edge; string dimensions are symbolic (dim_param). */
+export interface OnnxValue {
+  name: string;
+  dims: (number | string)[];
+}
+
+export interface OnnxGraphSpec extends OnnxOptions {
+  name: string;
+  nodes: OnnxNode[];
+  /** Initialisers by name: dims, element type (FLOAT or INT64) and little-endian bytes. */
+  consts: ReadonlyMap<string, { dims: number[]; type: number; data: Uint8Array }>;
+  inputs: OnnxValue[];
+  outputs: OnnxValue[];
+}
+
+/** Serialises one graph as a model (IR version 8, default opset 17). */
+export function onnxModel(spec: OnnxGraphSpec): Uint8Array {
+  const g = new ProtoWriter();
+  spec.nodes.forEach((node, i) => g.message(1, nodeProto(node, `n${i}_${node.op}`)));
+  g.string(2, spec.name);
+  for (const [name, c] of spec.consts) g.message(5, tensorProto(name, c.dims, c.type, c.data));
+  for (const v of spec.inputs) g.message(11, valueInfo(v.name, v.dims));
+  for (const v of spec.outputs) g.message(12, valueInfo(v.name, v.dims));
 
   const m = new ProtoWriter();
   m.int(1, 8);
   m.string(2, 'lejepa-studio');
-  m.string(3, options.producerVersion);
-  if (options.docString) m.string(6, options.docString);
+  m.string(3, spec.producerVersion);
+  if (spec.docString) m.string(6, spec.docString);
   m.message(7, g);
   m.message(8, new ProtoWriter().string(1, '').int(2, 17));
-  for (const [key, value] of Object.entries(options.metadata)) {
+  for (const [key, value] of Object.entries(spec.metadata)) {
     m.message(14, new ProtoWriter().string(1, key).string(2, value));
   }
   return m.finish();
@@ -257,7 +284,7 @@ function bytesOf(a: Float32Array): Uint8Array {
   return new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
 }
 
-function int64Bytes(values: number[]): Uint8Array {
+export function int64Bytes(values: number[]): Uint8Array {
   const out = new Uint8Array(values.length * 8);
   const view = new DataView(out.buffer);
   values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));

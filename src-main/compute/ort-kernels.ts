@@ -1,0 +1,664 @@
+/**
+ * The heavy kernels of the WASM backend run by ONNX Runtime's CPU kernels (MLAS), under Node.
+ *
+ * tfjs-backend-wasm runs a convolution through XNNPACK and its gradients as further forward
+ * convolutions (engine/kernels/conv-grads.ts); the training-mode batch norm of
+ * engine/kernels/batch-norm.ts loops on the JavaScript thread. ONNX Runtime does the same
+ * arithmetic several times faster on the same cores. Here Conv2D, FusedConv2D (linear or
+ * ReLU), Conv2DBackpropInput, Conv2DBackpropFilter and both batch-norm kernels of the 'wasm'
+ * backend are replaced by kernels that run a small ONNX graph per geometry (one session each,
+ * built on first use and kept), reading their inputs from the WASM heap and writing their
+ * outputs into it. tfjs-core's autodiff, every other kernel and the data stay where they are.
+ * A call the graphs do not cover (another layout, dtype or activation), or a session that
+ * fails, runs the WASM kernel it replaced.
+ *
+ * Layouts: tfjs is NHWC with HWIO filters, ONNX's Conv is NCHW with OIHW filters; Transpose
+ * nodes inside each graph convert (ONNX Runtime runs them multi-threaded). The filter
+ * gradient needs no transpose at all (see filterGradGraph).
+ */
+import { createRequire } from 'node:module';
+
+import * as tf from '@tensorflow/tfjs-core';
+
+import { BN_BACKWARD, BN_FORWARD } from '../engine/kernels/batch-norm.ts';
+import {
+  INT64,
+  int64Bytes,
+  onnxModel,
+  type Attr,
+  type OnnxNode,
+} from '../engine/export/onnx-writer.ts';
+
+const require = createRequire(import.meta.url);
+
+interface NativeTensor {
+  data: Float32Array;
+  dims: readonly number[];
+}
+interface NativeSession {
+  loadModel(buffer: ArrayBuffer, offset: number, length: number, options: object): Promise<void>;
+  run(
+    feeds: Record<string, unknown>,
+    fetches: Record<string, unknown>,
+    options: object,
+  ): Record<string, NativeTensor>;
+  dispose(): void;
+}
+interface OrtModules {
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => unknown;
+  Session: new () => NativeSession;
+}
+
+interface WasmLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: tf.DataId): boolean;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+}
+
+type Shape4 = [number, number, number, number];
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dilations?: number | [number, number];
+  dataFormat?: string;
+  dimRoundingMode?: string;
+  filterShape?: Shape4;
+  inputShape?: Shape4;
+}
+
+export interface OrtKernelsInfo {
+  /** False when ONNX Runtime could not be loaded here; the reason says why. */
+  enabled: boolean;
+  threads: number;
+  reason?: string;
+}
+
+let modules: OrtModules | null = null;
+let sessionOptions: object = {};
+const sessions = new Map<string, Session>();
+let enabledInfo: OrtKernelsInfo | null = null;
+
+function loadModules(): OrtModules {
+  const ort = require('onnxruntime-node') as { Tensor: OrtModules['Tensor'] };
+  const native = require('onnxruntime-node/dist/binding.js') as {
+    binding: { InferenceSession: OrtModules['Session'] };
+    initOrt(): void;
+  };
+  native.initOrt();
+  return { Tensor: ort.Tensor, Session: native.binding.InferenceSession };
+}
+
+/** Geometry of a 2-D convolution in ONNX terms. */
+interface Geometry {
+  n: number;
+  inH: number;
+  inW: number;
+  inC: number;
+  outH: number;
+  outW: number;
+  outC: number;
+  kh: number;
+  kw: number;
+  stride: [number, number];
+  dilation: [number, number];
+  /** top, left, bottom, right */
+  pads: [number, number, number, number];
+}
+
+function geometryOf(xShape: Shape4, filterShape: Shape4, attrs: ConvAttrs): Geometry | null {
+  const [n, inH, inW, inC] = xShape;
+  const [kh, kw, , outC] = filterShape;
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode as 'round' | undefined,
+    false,
+    'channelsLast',
+  );
+  const p = info.padInfo;
+  // tfjs-core 4.22 miscounts the output of a numeric pad with a non-square filter; ONNX counts
+  // right, so such a call keeps the WASM kernel (which matches tfjs-core's shapes).
+  const span = (size: number, a: number, b: number, k: number, d: number, s: number) =>
+    Math.floor((size + a + b - (k - 1) * d - 1) / s) + 1;
+  const h = span(inH, p.top, p.bottom, kh, info.dilationHeight, info.strideHeight);
+  const w = span(inW, p.left, p.right, kw, info.dilationWidth, info.strideWidth);
+  if (h !== info.outHeight || w !== info.outWidth) return null;
+  return {
+    n,
+    inH,
+    inW,
+    inC,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    outC,
+    kh,
+    kw,
+    stride: [info.strideHeight, info.strideWidth],
+    dilation: [info.dilationHeight, info.dilationWidth],
+    pads: [p.top, p.left, p.bottom, p.right],
+  };
+}
+
+const NHWC_TO_NCHW = [0, 3, 1, 2];
+const NCHW_TO_NHWC = [0, 2, 3, 1];
+const HWIO_TO_OIHW = [3, 2, 0, 1];
+
+type Consts = Map<string, { dims: number[]; type: number; data: Uint8Array }>;
+type Dims = (number | string)[];
+
+/** A graph under construction: nodes, int64 constants, and its inputs and outputs. */
+class Graph {
+  nodes: OnnxNode[] = [];
+  consts: Consts = new Map();
+  inputs: { name: string; dims: Dims }[] = [];
+  outputs: { name: string; dims: Dims }[] = [];
+
+  input(name: string, dims: Dims): string {
+    this.inputs.push({ name, dims });
+    return name;
+  }
+  output(name: string, dims: Dims): void {
+    this.outputs.push({ name, dims });
+  }
+  op(op: string, inputs: string[], out: string, attrs?: Attr[]): string {
+    this.nodes.push({ op, inputs, outputs: [out], ...(attrs ? { attrs } : {}) });
+    return out;
+  }
+  ints(values: number[]): string {
+    const name = `i64_${this.consts.size}`;
+    this.consts.set(name, { dims: [values.length], type: INT64, data: int64Bytes(values) });
+    return name;
+  }
+  transpose(x: string, perm: number[], out: string): string {
+    return this.op('Transpose', [x], out, [{ name: 'perm', ints: perm }]);
+  }
+  bytes(): Uint8Array {
+    return onnxModel({
+      name: 'kernel',
+      nodes: this.nodes,
+      consts: this.consts,
+      inputs: this.inputs,
+      outputs: this.outputs,
+      producerVersion: '0',
+      metadata: {},
+    });
+  }
+}
+
+const B = 'batch';
+
+function convAttrs(g: Geometry): Attr[] {
+  return [
+    { name: 'strides', ints: g.stride },
+    { name: 'dilations', ints: g.dilation },
+    { name: 'pads', ints: [...g.pads] },
+  ];
+}
+
+/** y = act(conv(x, w) + b), NHWC in and out. */
+function forwardGraph(g: Geometry, bias: boolean, relu: boolean): Graph {
+  const q = new Graph();
+  const x = q.transpose(q.input('x', [B, g.inH, g.inW, g.inC]), NHWC_TO_NCHW, 'xT');
+  const w = q.transpose(q.input('w', [g.kh, g.kw, g.inC, g.outC]), HWIO_TO_OIHW, 'wT');
+  const ins = bias ? [x, w, q.input('b', [g.outC])] : [x, w];
+  let y = q.op('Conv', ins, 'conv', convAttrs(g));
+  if (relu) y = q.op('Relu', [y], 'relu');
+  q.transpose(y, NCHW_TO_NHWC, 'y');
+  q.output('y', [B, g.outH, g.outW, g.outC]);
+  return q;
+}
+
+/**
+ * dx of a convolution. Stride 1: a convolution of dy with the filter flipped in space and
+ * its channels swapped (ONNX Runtime's forward convolutions are its fastest). Strided:
+ * ConvTranspose, which scatters instead of inserting zeros.
+ */
+function inputGradGraph(g: Geometry): Graph {
+  const q = new Graph();
+  const dy = q.transpose(q.input('dy', [B, g.outH, g.outW, g.outC]), NHWC_TO_NCHW, 'dyT');
+  const w = q.input('w', [g.kh, g.kw, g.inC, g.outC]);
+  let dx: string;
+  const unit = g.stride[0] === 1 && g.stride[1] === 1;
+  if (unit) {
+    // [kh, kw, Ci, Co] → [Ci, Co, kh, kw], reversed along both spatial axes.
+    const wT = q.transpose(w, [2, 3, 0, 1], 'wT');
+    const flipped = q.op(
+      'Slice',
+      [wT, q.ints([-1, -1]), q.ints([-(2 ** 31), -(2 ** 31)]), q.ints([2, 3]), q.ints([-1, -1])],
+      'wFlip',
+    );
+    const [top, left, bottom, right] = g.pads;
+    const [dh, dw] = g.dilation;
+    dx = q.op('Conv', [dy, flipped], 'dxT', [
+      { name: 'dilations', ints: g.dilation },
+      {
+        name: 'pads',
+        ints: [
+          (g.kh - 1) * dh - top,
+          (g.kw - 1) * dw - left,
+          (g.kh - 1) * dh - bottom,
+          (g.kw - 1) * dw - right,
+        ],
+      },
+    ]);
+  } else {
+    // ConvTranspose's own output size; output_padding adds the rows and columns a strided
+    // forward convolution never reached at the bottom and right.
+    const full = (o: number, k: number, s: number, d: number, a: number, b: number) =>
+      s * (o - 1) + (k - 1) * d + 1 - a - b;
+    const extraH = g.inH - full(g.outH, g.kh, g.stride[0], g.dilation[0], g.pads[0], g.pads[2]);
+    const extraW = g.inW - full(g.outW, g.kw, g.stride[1], g.dilation[1], g.pads[1], g.pads[3]);
+    const wT = q.transpose(w, HWIO_TO_OIHW, 'wT');
+    dx = q.op('ConvTranspose', [dy, wT], 'dxT', [
+      ...convAttrs(g),
+      { name: 'output_padding', ints: [extraH, extraW] },
+    ]);
+  }
+  q.transpose(dx, NCHW_TO_NHWC, 'y');
+  q.output('y', [B, g.inH, g.inW, g.inC]);
+  return q;
+}
+
+/**
+ * dw of a convolution as one matrix product, in NHWC throughout: the input is padded, cut
+ * into kh·kw strided windows (one per filter tap) that are concatenated along channels, and
+ * dw [kh·kw·Ci, Co] = windowsᵀ · dy, both as [N·Ho·Wo, ·] matrices. That is exactly HWIO.
+ */
+function filterGradGraph(g: Geometry): Graph {
+  const q = new Graph();
+  let x = q.input('x', [B, g.inH, g.inW, g.inC]);
+  const dy = q.input('dy', [B, g.outH, g.outW, g.outC]);
+  const [top, left, bottom, right] = g.pads;
+  if (top + left + bottom + right > 0) {
+    x = q.op('Pad', [x, q.ints([0, top, left, 0, 0, bottom, right, 0])], 'xPad');
+  }
+  const taps: string[] = [];
+  for (let a = 0; a < g.kh; a++) {
+    for (let b = 0; b < g.kw; b++) {
+      const y0 = a * g.dilation[0];
+      const x0 = b * g.dilation[1];
+      taps.push(
+        q.op(
+          'Slice',
+          [
+            x,
+            q.ints([y0, x0]),
+            q.ints([y0 + (g.outH - 1) * g.stride[0] + 1, x0 + (g.outW - 1) * g.stride[1] + 1]),
+            q.ints([1, 2]),
+            q.ints([g.stride[0], g.stride[1]]),
+          ],
+          `tap${a}_${b}`,
+        ),
+      );
+    }
+  }
+  const windows =
+    taps.length === 1 ? taps[0]! : q.op('Concat', taps, 'windows', [{ name: 'axis', i: 3 }]);
+  const cols = q.op('Reshape', [windows, q.ints([-1, g.kh * g.kw * g.inC])], 'cols');
+  const dyM = q.op('Reshape', [dy, q.ints([-1, g.outC])], 'dyM');
+  const dw = q.op('Gemm', [cols, dyM], 'dw', [{ name: 'transA', i: 1 }]);
+  q.op('Reshape', [dw, q.ints([g.kh, g.kw, g.inC, g.outC])], 'y');
+  q.output('y', [g.kh, g.kw, g.inC, g.outC]);
+  return q;
+}
+
+/** Axes a batch norm reduces over for an input of `rank` (all but the last). */
+function bnAxes(rank: number): number[] {
+  return Array.from({ length: rank - 1 }, (_, i) => i);
+}
+
+function dimsOf(rank: number, c: number): Dims {
+  return Array.from({ length: rank }, (_, i) => (i === rank - 1 ? c : `d${i}`));
+}
+
+/** Training-mode batch norm forward; the same outputs as engine/kernels/batch-norm.ts. */
+function bnForwardGraph(rank: number, c: number, eps: number): Graph {
+  const q = new Graph();
+  const x = q.input('x', dimsOf(rank, c));
+  const gamma = q.input('gamma', [c]);
+  const beta = q.input('beta', [c]);
+  const axes: Attr = { name: 'axes', ints: bnAxes(rank) };
+  const mean = q.op('ReduceMean', [x], 'meanK', [axes]);
+  const d = q.op('Sub', [x, mean], 'centred');
+  const variance = q.op('ReduceMean', [q.op('Mul', [d, d], 'sq')], 'varK', [axes]);
+  const flat = (t: string, out: string) => q.op('Reshape', [t, q.ints([c])], out);
+  const m1 = flat(mean, 'mean');
+  const v1 = flat(variance, 'var');
+  const eps1 = q.op('Constant', [], 'eps', [{ name: 'value_float', f: eps }]);
+  const r = q.op('Reciprocal', [q.op('Sqrt', [q.op('Add', [v1, eps1], 'vEps')], 'std')], 'rstd');
+  const scale = q.op('Mul', [r, gamma], 'scale');
+  q.op('Add', [q.op('Mul', [d, scale], 'scaled'), beta], 'y');
+  const m2 = q.op('Unsqueeze', [m1, q.ints([0])], 'm2');
+  const r2 = q.op('Unsqueeze', [r, q.ints([0])], 'r2');
+  q.op('Concat', [m2, r2], 'saved', [{ name: 'axis', i: 0 }]);
+  q.output('y', dimsOf(rank, c));
+  q.output('mean', [c]);
+  q.output('var', [c]);
+  q.output('saved', [2, c]);
+  return q;
+}
+
+/** Training-mode batch norm backward: dx, dgamma, dbeta from dy, x, saved (mean, rstd), gamma. */
+function bnBackwardGraph(rank: number, c: number): Graph {
+  const q = new Graph();
+  const dy = q.input('dy', dimsOf(rank, c));
+  const x = q.input('x', dimsOf(rank, c));
+  const saved = q.input('saved', [2, c]);
+  const gamma = q.input('gamma', [c]);
+  const axes = bnAxes(rank);
+  const row = (i: number, out: string) => {
+    const part = q.op('Slice', [saved, q.ints([i]), q.ints([i + 1]), q.ints([0])], `${out}Row`);
+    return q.op('Reshape', [part, q.ints([c])], out);
+  };
+  const mean = row(0, 'mean');
+  const rstd = row(1, 'rstd');
+  const xhat = q.op('Mul', [q.op('Sub', [x, mean], 'centred'), rstd], 'xhat');
+  const sumDy = q.op('ReduceSum', [dy, q.ints(axes)], 'dbeta', [{ name: 'keepdims', i: 0 }]);
+  const sumDyX = q.op('ReduceSum', [q.op('Mul', [dy, xhat], 'dyx'), q.ints(axes)], 'dgamma', [
+    { name: 'keepdims', i: 0 },
+  ]);
+  // dx = γr·dy − γr·Σdy/R − x̂·γr·Σ(dy·x̂)/R, R the rows reduced over.
+  const lead = q.op(
+    'Slice',
+    [q.op('Shape', [x], 'shape'), q.ints([0]), q.ints([rank - 1])],
+    'lead',
+  );
+  const rowsI = q.op('ReduceProd', [lead], 'rowsI', [{ name: 'keepdims', i: 0 }]);
+  const rows = q.op('Cast', [rowsI], 'rows', [{ name: 'to', i: 1 }]);
+  const gr = q.op('Mul', [gamma, rstd], 'gr');
+  const grOverR = q.op('Div', [gr, rows], 'grR');
+  const off = q.op('Mul', [grOverR, sumDy], 'off');
+  const slope = q.op('Mul', [grOverR, sumDyX], 'slope');
+  const a = q.op('Mul', [dy, gr], 'a');
+  const b = q.op('Mul', [xhat, slope], 'b');
+  q.op('Sub', [q.op('Sub', [a, off], 'aOff'), b], 'dx');
+  q.output('dx', dimsOf(rank, c));
+  q.output('dgamma', [c]);
+  q.output('dbeta', [c]);
+  return q;
+}
+
+interface Session {
+  native: NativeSession;
+  failed: string | null;
+}
+
+/**
+ * The session for `key`, built from `build()` on first use. Building is synchronous in
+ * onnxruntime-node (the promise it returns only reports the outcome), so every call of a
+ * geometry, the first included, runs the same code: results do not depend on timing.
+ */
+function sessionFor(key: string, build: () => Graph): Session {
+  let s = sessions.get(key);
+  if (s !== undefined) return s;
+  const m = modules!;
+  const bytes = build().bytes();
+  const native = new m.Session();
+  s = { native, failed: null };
+  const entry = s;
+  native
+    .loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, sessionOptions)
+    .catch((err: unknown) => {
+      entry.failed = err instanceof Error ? err.message : String(err);
+    });
+  sessions.set(key, s);
+  return s;
+}
+
+/** Sessions built, and those that failed (key: error), for logs and tests. */
+export function ortKernelSessions(): { ready: number; failed: string[] } {
+  const out = { ready: 0, failed: [] as string[] };
+  for (const [key, s] of sessions) {
+    if (s.failed === null) out.ready++;
+    else out.failed.push(`${key}: ${s.failed}`);
+  }
+  return out;
+}
+
+const scratch = new Map<string, Float32Array>();
+
+/** `view` copied into the start of a reusable (non-shared) buffer kept under `name`. */
+function scratchFor(name: string, view: Float32Array): Float32Array {
+  let buf = scratch.get(name);
+  if (buf === undefined || buf.length < view.length) {
+    buf = new Float32Array(Math.ceil(view.length * 1.25));
+    scratch.set(name, buf);
+  }
+  const part = buf.subarray(0, view.length);
+  part.set(view);
+  return part;
+}
+
+/**
+ * Runs `session` on tensors of the WASM heap and writes its outputs into new heap tensors of
+ * the given shapes. Returns null (the caller falls back) when the session failed.
+ */
+function runInto(
+  backend: WasmLike,
+  session: Session,
+  feeds: Record<string, tf.TensorInfo>,
+  outputs: [string, number[]][],
+): tf.TensorInfo[] | null {
+  if (session.failed !== null) return null;
+  const m = modules!;
+  const infos = outputs.map(([, shape]) => backend.makeOutput(shape, 'float32'));
+  // Views are taken after every output is allocated: allocation may grow (and detach) the heap.
+  const views = infos.map((info) => backend.typedArrayFromHeap(info));
+  // Single-threaded WASM has ordinary memory, which ONNX Runtime reads and writes in place.
+  // It refuses views of the shared memory of threaded WASM: inputs are then copied into one
+  // reusable buffer per input name, and outputs copied back.
+  const shared = views[0]!.buffer instanceof SharedArrayBuffer;
+  const named: Record<string, unknown> = {};
+  for (const [name, info] of Object.entries(feeds)) {
+    const view = backend.typedArrayFromHeap(info);
+    named[name] = new m.Tensor('float32', shared ? scratchFor(name, view) : view, info.shape);
+  }
+  const fetches = Object.fromEntries(
+    outputs.map(([name, shape], i) => [
+      name,
+      shared ? null : new m.Tensor('float32', views[i]!, shape),
+    ]),
+  );
+  let result: Record<string, NativeTensor>;
+  try {
+    result = session.native.run(named, fetches, {});
+  } catch (err) {
+    session.failed = err instanceof Error ? err.message : String(err);
+    for (const info of infos) backend.disposeData(info.dataId);
+    return null;
+  }
+  if (shared) outputs.forEach(([name], i) => views[i]!.set(result[name]!.data));
+  return infos;
+}
+
+type Args = Parameters<tf.KernelFunc>[0];
+/** What a replaced kernel runs: the session key, its graph, feeds and outputs; or null to fall back. */
+type Plan = {
+  key: string;
+  graph: () => Graph;
+  feeds: Record<string, tf.TensorInfo>;
+  outputs: [string, number[]][];
+} | null;
+
+function geometryKey(kind: string, g: Geometry): string {
+  return [
+    kind,
+    g.inH,
+    g.inW,
+    g.inC,
+    g.outC,
+    g.kh,
+    g.kw,
+    ...g.stride,
+    ...g.dilation,
+    ...g.pads,
+  ].join(',');
+}
+
+function convPlan(args: Args): Plan {
+  const attrs = args.attrs as unknown as ConvAttrs;
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') return null;
+  const { x, filter } = args.inputs;
+  if (x?.dtype !== 'float32' || filter?.dtype !== 'float32') return null;
+  const g = geometryOf(x.shape as Shape4, filter.shape as Shape4, attrs);
+  if (g === null) return null;
+  return {
+    key: geometryKey('conv', g),
+    graph: () => forwardGraph(g, false, false),
+    feeds: { x, w: filter },
+    outputs: [['y', [g.n, g.outH, g.outW, g.outC]]],
+  };
+}
+
+function fusedConvPlan(args: Args): Plan {
+  const attrs = args.attrs as unknown as ConvAttrs & { activation?: string };
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') return null;
+  const act = attrs.activation ?? 'linear';
+  if (act !== 'linear' && act !== 'relu') return null;
+  const { x, filter, bias, preluActivationWeights } = args.inputs;
+  if (preluActivationWeights !== undefined) return null;
+  if (x?.dtype !== 'float32' || filter?.dtype !== 'float32') return null;
+  const g = geometryOf(x.shape as Shape4, filter.shape as Shape4, attrs);
+  if (g === null) return null;
+  if (bias !== undefined && (bias.dtype !== 'float32' || bias.shape.join() !== String(g.outC))) {
+    return null;
+  }
+  return {
+    key: `${geometryKey('fused', g)},${bias !== undefined},${act}`,
+    graph: () => forwardGraph(g, bias !== undefined, act === 'relu'),
+    feeds: bias !== undefined ? { x, w: filter, b: bias } : { x, w: filter },
+    outputs: [['y', [g.n, g.outH, g.outW, g.outC]]],
+  };
+}
+
+function inputGradPlan(args: Args): Plan {
+  const attrs = args.attrs as unknown as ConvAttrs;
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') return null;
+  const { dy, filter } = args.inputs;
+  if (dy === undefined || filter === undefined || attrs.inputShape === undefined) return null;
+  const g = geometryOf(attrs.inputShape, filter.shape as Shape4, attrs);
+  if (g === null) return null;
+  return {
+    key: geometryKey('dx', g),
+    graph: () => inputGradGraph(g),
+    feeds: { dy, w: filter },
+    outputs: [['y', [...attrs.inputShape]]],
+  };
+}
+
+function filterGradPlan(args: Args): Plan {
+  const attrs = args.attrs as unknown as ConvAttrs;
+  if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') return null;
+  const { x, dy } = args.inputs;
+  if (x === undefined || dy === undefined || attrs.filterShape === undefined) return null;
+  const g = geometryOf(x.shape as Shape4, attrs.filterShape, attrs);
+  if (g === null) return null;
+  return {
+    key: geometryKey('dw', g),
+    graph: () => filterGradGraph(g),
+    feeds: { x, dy },
+    outputs: [['y', [...attrs.filterShape]]],
+  };
+}
+
+function bnForwardPlan(args: Args): Plan {
+  const { x, gamma, beta } = args.inputs;
+  if (x === undefined || gamma === undefined || beta === undefined) return null;
+  const rank = x.shape.length;
+  const c = x.shape[rank - 1]!;
+  const eps = Number(args.attrs?.epsilon ?? 1e-5);
+  return {
+    key: `bn,${rank},${c},${eps}`,
+    graph: () => bnForwardGraph(rank, c, eps),
+    feeds: { x, gamma, beta },
+    outputs: [
+      ['y', [...x.shape]],
+      ['mean', [c]],
+      ['var', [c]],
+      ['saved', [2, c]],
+    ],
+  };
+}
+
+function bnBackwardPlan(args: Args): Plan {
+  const { dy, x, saved, gamma } = args.inputs;
+  if (dy === undefined || x === undefined || saved === undefined || gamma === undefined)
+    return null;
+  const rank = x.shape.length;
+  const c = x.shape[rank - 1]!;
+  return {
+    key: `bnGrad,${rank},${c}`,
+    graph: () => bnBackwardGraph(rank, c),
+    feeds: { dy, x, saved, gamma },
+    outputs: [
+      ['dx', [...x.shape]],
+      ['dgamma', [c]],
+      ['dbeta', [c]],
+    ],
+  };
+}
+
+const PLANS: Record<string, (args: Args) => Plan> = {
+  Conv2D: convPlan,
+  FusedConv2D: fusedConvPlan,
+  Conv2DBackpropInput: inputGradPlan,
+  Conv2DBackpropFilter: filterGradPlan,
+  [BN_FORWARD]: bnForwardPlan,
+  [BN_BACKWARD]: bnBackwardPlan,
+};
+
+function wrap(original: tf.KernelConfig, plan: (args: Args) => Plan): tf.KernelConfig {
+  const fallback = original.kernelFunc;
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const p = plan(args);
+    if (p === null) return fallback(args);
+    const out = runInto(
+      args.backend as unknown as WasmLike,
+      sessionFor(p.key, p.graph),
+      p.feeds,
+      p.outputs,
+    );
+    if (out === null) return fallback(args);
+    return out.length === 1 ? out[0]! : out;
+  };
+  return { ...original, kernelFunc };
+}
+
+/**
+ * Routes the WASM backend's convolutions (and their gradients) through ONNX Runtime with
+ * `threads` intra-op threads. Call after the WASM kernels are registered and before the
+ * first convolution; idempotent. Returns whether it took effect.
+ */
+export function enableOrtKernels(threads: number): OrtKernelsInfo {
+  if (enabledInfo !== null) return enabledInfo;
+  try {
+    modules = loadModules();
+  } catch (err) {
+    enabledInfo = {
+      enabled: false,
+      threads: 0,
+      reason: `ONNX Runtime is not available here (${(err as Error).message.split('\n')[0]})`,
+    };
+    return enabledInfo;
+  }
+  sessionOptions = {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: true,
+    // Between calls the WASM backend has the cores; ONNX Runtime's threads must not spin.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
+  for (const [name, plan] of Object.entries(PLANS)) {
+    const original = tf.getKernel(name, 'wasm');
+    if (original === undefined) continue;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(wrap(original, plan));
+  }
+  enabledInfo = { enabled: true, threads };
+  return enabledInfo;
+}

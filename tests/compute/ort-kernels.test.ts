@@ -1,0 +1,237 @@
+// The WASM backend's convolutions and batch norm run by ONNX Runtime must compute what the
+// kernels they replace compute: every case is run on WASM alone first, then again after
+// enableOrtKernels, in the same process, and compared within float32 summation-order
+// tolerance. The ONNX Runtime sessions must really have run (none failed), repeated calls must
+// give identical bits (resumed training relies on it), and calls the graphs do not cover must
+// still work through the replaced kernels.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import * as tf from '@tensorflow/tfjs-core';
+
+import { enableOrtKernels, ortKernelSessions } from '../../src-main/compute/ort-kernels.ts';
+import { startBackend } from '../../src-main/compute/start-backend.ts';
+import { BN_BACKWARD, BN_FORWARD } from '../../src-main/engine/kernels/batch-norm.ts';
+import { Rng } from '../../src-main/engine/rng.ts';
+
+type Pad =
+  | 'same'
+  | 'valid'
+  | number
+  | [[number, number], [number, number], [number, number], [number, number]];
+interface Case {
+  x: [number, number, number, number];
+  f: [number, number, number, number];
+  stride: number;
+  pad: Pad;
+}
+
+const CASES: Case[] = [
+  { x: [2, 7, 9, 3], f: [3, 3, 3, 4], stride: 1, pad: 'same' },
+  { x: [2, 8, 8, 3], f: [3, 3, 3, 5], stride: 2, pad: 'same' },
+  { x: [3, 9, 6, 2], f: [3, 3, 2, 4], stride: 2, pad: 'valid' },
+  { x: [2, 9, 8, 4], f: [1, 1, 4, 6], stride: 2, pad: 'valid' },
+  // Explicit padding: tfjs-core miscounts a numeric pad with a non-square filter.
+  {
+    x: [1, 7, 9, 2],
+    f: [4, 5, 2, 3],
+    stride: 1,
+    pad: [
+      [0, 0],
+      [1, 2],
+      [2, 1],
+      [0, 0],
+    ],
+  },
+  { x: [2, 10, 10, 3], f: [3, 3, 3, 4], stride: 2, pad: 1 },
+  { x: [2, 11, 7, 3], f: [3, 2, 3, 2], stride: 2, pad: 'same' },
+];
+
+const rng = new Rng(77);
+const random = (shape: number[]) =>
+  Float32Array.from(rng.normalArray(shape.reduce((a, b) => a * b, 1)));
+const DATA = CASES.map((c) => ({ x: random(c.x), f: random(c.f), b: random([c.f[3]]) }));
+
+/** Convolution, fused convolution (bias + ReLU) and both gradients of Σ conv² for every case. */
+function convolutions(): Float32Array[][] {
+  return CASES.map((c, i) =>
+    tf.tidy(() => {
+      const d = DATA[i]!;
+      const x = tf.tensor4d(d.x, c.x);
+      const f = tf.tensor4d(d.f, c.f);
+      const b = tf.tensor1d(d.b);
+      const conv = (xi: tf.Tensor, fi: tf.Tensor) =>
+        tf.conv2d(xi as tf.Tensor4D, fi as tf.Tensor4D, c.stride, c.pad);
+      const y = conv(x, f);
+      const fused = tf.fused.conv2d({
+        x,
+        filter: f,
+        strides: c.stride,
+        pad: c.pad,
+        bias: b,
+        activation: 'relu',
+      });
+      const [dx, df] = tf.grads((xi: tf.Tensor, fi: tf.Tensor) => tf.sum(tf.square(conv(xi, fi))))([
+        x,
+        f,
+      ]);
+      return [y, fused, dx!, df!].map((t) => t.dataSync() as Float32Array);
+    }),
+  );
+}
+
+const BN_SHAPES = [
+  [4, 5, 6, 8],
+  [16, 12],
+];
+const BN_DATA = BN_SHAPES.map((s) => ({
+  x: Float32Array.from(random(s), (v) => v * 3 + 1),
+  dy: random(s),
+  gamma: random([s[s.length - 1]!]),
+  beta: random([s[s.length - 1]!]),
+}));
+
+/** The training batch norm's forward outputs and backward outputs for every shape. */
+function batchNorms(): Float32Array[][] {
+  return BN_SHAPES.map((shape, i) =>
+    tf.tidy(() => {
+      const d = BN_DATA[i]!;
+      const c = shape[shape.length - 1]!;
+      const x = tf.tensor(d.x, shape);
+      const gamma = tf.tensor1d(d.gamma);
+      const beta = tf.tensor1d(d.beta);
+      const fwd = tf.engine().runKernel(BN_FORWARD, { x, gamma, beta }, { epsilon: 1e-5 });
+      const [y, mean, variance, saved] = fwd as tf.Tensor[];
+      assert.deepEqual(saved!.shape, [2, c]);
+      const bwd = tf
+        .engine()
+        .runKernel(BN_BACKWARD, { dy: tf.tensor(d.dy, shape), x, saved: saved!, gamma }, {});
+      return [y!, mean!, variance!, saved!, ...(bwd as tf.Tensor[])].map(
+        (t) => t.dataSync() as Float32Array,
+      );
+    }),
+  );
+}
+
+/** The same seven outputs in float64 JavaScript, straight from the formulas. */
+function batchNormReference(
+  shape: number[],
+  d: { x: Float32Array; dy: Float32Array; gamma: Float32Array; beta: Float32Array },
+): Float32Array[] {
+  const c = shape[shape.length - 1]!;
+  const rows = d.x.length / c;
+  const mean = new Float64Array(c);
+  const variance = new Float64Array(c);
+  for (let i = 0; i < d.x.length; i++) mean[i % c]! += d.x[i]! / rows;
+  for (let i = 0; i < d.x.length; i++) variance[i % c]! += (d.x[i]! - mean[i % c]!) ** 2 / rows;
+  const rstd = variance.map((v) => 1 / Math.sqrt(v + 1e-5));
+  const xhat = d.x.map((v, i) => (v - mean[i % c]!) * rstd[i % c]!);
+  const y = xhat.map((v, i) => v * d.gamma[i % c]! + d.beta[i % c]!);
+  const dbeta = new Float64Array(c);
+  const dgamma = new Float64Array(c);
+  for (let i = 0; i < d.x.length; i++) {
+    dbeta[i % c]! += d.dy[i]!;
+    dgamma[i % c]! += d.dy[i]! * xhat[i]!;
+  }
+  const dx = d.dy.map((g, i) => {
+    const k = i % c;
+    return ((d.gamma[k]! * rstd[k]!) / rows) * (rows * g - dbeta[k]! - xhat[i]! * dgamma[k]!);
+  });
+  const f32 = (a: ArrayLike<number>) => Float32Array.from(a);
+  return [
+    f32(y),
+    f32(mean),
+    f32(variance),
+    f32([...mean, ...rstd]),
+    f32(dx),
+    f32(dgamma),
+    f32(dbeta),
+  ];
+}
+
+function assertClose(actual: Float32Array, expected: Float32Array, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let scale = 0;
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) {
+    scale = Math.max(scale, Math.abs(expected[i]!));
+    const d = Math.abs(actual[i]! - expected[i]!);
+    if (!(d <= worst)) worst = d;
+  }
+  assert.ok(
+    worst <= 2e-5 * Math.max(scale, 1),
+    `${what}: worst difference ${worst} (scale ${scale})`,
+  );
+}
+
+test('ONNX Runtime kernels compute what the WASM kernels compute, deterministically', async () => {
+  // startBackend puts the WASM backend's convolutions and batch norm on ONNX Runtime.
+  await startBackend({ prefer: 'wasm', threads: 2 });
+  const info = enableOrtKernels(2);
+  assert.equal(info.enabled, true, info.reason);
+  const before = ortKernelSessions().ready;
+  const ort = convolutions();
+  const ortBn = batchNorms();
+  const sessions = ortKernelSessions();
+  assert.deepEqual(sessions.failed, []);
+  assert.ok(
+    sessions.ready >= before + CASES.length * 4,
+    `expected sessions for every convolution and gradient, have ${sessions.ready - before}`,
+  );
+  // The same calls again: same sessions, identical bits.
+  const again = convolutions();
+  ort.forEach((outs, i) => outs.forEach((o, k) => assert.deepEqual(again[i]![k], o)));
+  assert.equal(ortKernelSessions().ready, sessions.ready, 'no new sessions for seen geometries');
+
+  await tf.setBackend('cpu');
+  const reference = convolutions();
+  const names = ['conv', 'fused conv', 'input gradient', 'filter gradient'];
+  CASES.forEach((c, i) =>
+    names.forEach((n, k) =>
+      assertClose(ort[i]![k]!, reference[i]![k]!, `${n} of ${JSON.stringify(c)}`),
+    ),
+  );
+  const bnNames = ['y', 'mean', 'variance', 'saved', 'dx', 'dgamma', 'dbeta'];
+  BN_SHAPES.forEach((s, i) => {
+    const want = batchNormReference(s, BN_DATA[i]!);
+    bnNames.forEach((n, k) =>
+      assertClose(ortBn[i]![k]!, want[k]!, `batch norm ${n} of [${s.join(', ')}]`),
+    );
+  });
+  await tf.setBackend('wasm');
+});
+
+test('calls the ONNX graphs do not cover run on the replaced WASM kernels', async () => {
+  await startBackend({ prefer: 'wasm', threads: 2 });
+  const before = ortKernelSessions().ready;
+  const data = DATA[0]!;
+  const c = CASES[0]!;
+  const got = tf.tidy(() =>
+    tf.fused
+      .conv2d({
+        x: tf.tensor4d(data.x, c.x),
+        filter: tf.tensor4d(data.f, c.f),
+        strides: c.stride,
+        pad: c.pad,
+        bias: tf.tensor1d(data.b),
+        activation: 'elu',
+      })
+      .dataSync(),
+  ) as Float32Array;
+  assert.equal(ortKernelSessions().ready, before, 'an ELU convolution built no session');
+  await tf.setBackend('cpu');
+  const want = tf.tidy(() =>
+    tf.fused
+      .conv2d({
+        x: tf.tensor4d(data.x, c.x),
+        filter: tf.tensor4d(data.f, c.f),
+        strides: c.stride,
+        pad: c.pad,
+        bias: tf.tensor1d(data.b),
+        activation: 'elu',
+      })
+      .dataSync(),
+  ) as Float32Array;
+  await tf.setBackend('wasm');
+  assertClose(got, want, 'ELU convolution');
+});
