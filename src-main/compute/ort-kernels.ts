@@ -6,11 +6,13 @@
  * engine/kernels/batch-norm.ts loops on the JavaScript thread. ONNX Runtime does the same
  * arithmetic several times faster on the same cores. Here Conv2D, FusedConv2D (linear or
  * ReLU), Conv2DBackpropInput, Conv2DBackpropFilter and both batch-norm kernels of the 'wasm'
- * backend are replaced by kernels that run a small ONNX graph per geometry (one session each,
- * built on first use and kept), reading their inputs from the WASM heap and writing their
- * outputs into it. tfjs-core's autodiff, every other kernel and the data stay where they are.
- * A call the graphs do not cover (another layout, dtype or activation), or a session that
- * fails, runs the WASM kernel it replaced.
+ * backend are replaced by kernels that run a small ONNX graph, reading their inputs from the
+ * WASM heap and writing their outputs into it. One session serves every call of the same
+ * filter size, stride, dilation and padding (batch, image size and channels are symbolic), so
+ * a ResNet needs about a dozen: each keeps a memory arena as large as its largest call.
+ * tfjs-core's autodiff, every other kernel and the data stay where they are. A call the
+ * graphs do not cover (another layout, dtype or activation), or a session that fails, runs
+ * the WASM kernel it replaced.
  *
  * Layouts: tfjs is NHWC with HWIO filters, ONNX's Conv is NCHW with OIHW filters; Transpose
  * nodes inside each graph convert (ONNX Runtime runs them multi-threaded). The filter
@@ -201,14 +203,28 @@ function convAttrs(g: Geometry): Attr[] {
 /** y = act(conv(x, w) + b), NHWC in and out. */
 function forwardGraph(g: Geometry, bias: boolean, relu: boolean): Graph {
   const q = new Graph();
-  const x = q.transpose(q.input('x', [B, g.inH, g.inW, g.inC]), NHWC_TO_NCHW, 'xT');
-  const w = q.transpose(q.input('w', [g.kh, g.kw, g.inC, g.outC]), HWIO_TO_OIHW, 'wT');
-  const ins = bias ? [x, w, q.input('b', [g.outC])] : [x, w];
+  const x = q.transpose(q.input('x', [B, 'h', 'w', 'ci']), NHWC_TO_NCHW, 'xT');
+  const w = q.transpose(q.input('w', [g.kh, g.kw, 'ci', 'co']), HWIO_TO_OIHW, 'wT');
+  const ins = bias ? [x, w, q.input('b', ['co'])] : [x, w];
   let y = q.op('Conv', ins, 'conv', convAttrs(g));
   if (relu) y = q.op('Relu', [y], 'relu');
   q.transpose(y, NCHW_TO_NHWC, 'y');
-  q.output('y', [B, g.outH, g.outW, g.outC]);
+  q.output('y', [B, 'ho', 'wo', 'co']);
   return q;
+}
+
+/**
+ * Rows and columns ConvTranspose must add at the bottom and right to give the input's size:
+ * those a strided forward convolution never reached. They depend on the input size, so they
+ * are part of the session's key.
+ */
+function outputPadding(g: Geometry): [number, number] {
+  const full = (o: number, k: number, s: number, d: number, a: number, b: number) =>
+    s * (o - 1) + (k - 1) * d + 1 - a - b;
+  return [
+    g.inH - full(g.outH, g.kh, g.stride[0], g.dilation[0], g.pads[0], g.pads[2]),
+    g.inW - full(g.outW, g.kw, g.stride[1], g.dilation[1], g.pads[1], g.pads[3]),
+  ];
 }
 
 /**
@@ -218,8 +234,8 @@ function forwardGraph(g: Geometry, bias: boolean, relu: boolean): Graph {
  */
 function inputGradGraph(g: Geometry): Graph {
   const q = new Graph();
-  const dy = q.transpose(q.input('dy', [B, g.outH, g.outW, g.outC]), NHWC_TO_NCHW, 'dyT');
-  const w = q.input('w', [g.kh, g.kw, g.inC, g.outC]);
+  const dy = q.transpose(q.input('dy', [B, 'ho', 'wo', 'co']), NHWC_TO_NCHW, 'dyT');
+  const w = q.input('w', [g.kh, g.kw, 'ci', 'co']);
   let dx: string;
   const unit = g.stride[0] === 1 && g.stride[1] === 1;
   if (unit) {
@@ -245,12 +261,7 @@ function inputGradGraph(g: Geometry): Graph {
       },
     ]);
   } else {
-    // ConvTranspose's own output size; output_padding adds the rows and columns a strided
-    // forward convolution never reached at the bottom and right.
-    const full = (o: number, k: number, s: number, d: number, a: number, b: number) =>
-      s * (o - 1) + (k - 1) * d + 1 - a - b;
-    const extraH = g.inH - full(g.outH, g.kh, g.stride[0], g.dilation[0], g.pads[0], g.pads[2]);
-    const extraW = g.inW - full(g.outW, g.kw, g.stride[1], g.dilation[1], g.pads[1], g.pads[3]);
+    const [extraH, extraW] = outputPadding(g);
     const wT = q.transpose(w, HWIO_TO_OIHW, 'wT');
     dx = q.op('ConvTranspose', [dy, wT], 'dxT', [
       ...convAttrs(g),
@@ -258,50 +269,56 @@ function inputGradGraph(g: Geometry): Graph {
     ]);
   }
   q.transpose(dx, NCHW_TO_NHWC, 'y');
-  q.output('y', [B, g.inH, g.inW, g.inC]);
+  q.output('y', [B, 'h', 'w', 'ci']);
   return q;
 }
 
 /**
  * dw of a convolution as one matrix product, in NHWC throughout: the input is padded, cut
  * into kh·kw strided windows (one per filter tap) that are concatenated along channels, and
- * dw [kh·kw·Ci, Co] = windowsᵀ · dy, both as [N·Ho·Wo, ·] matrices. That is exactly HWIO.
+ * dw [kh·kw·Ci, Co] = windowsᵀ · dy, both as [N·Ho·Wo, ·] matrices, which is exactly HWIO.
  */
 function filterGradGraph(g: Geometry): Graph {
   const q = new Graph();
-  let x = q.input('x', [B, g.inH, g.inW, g.inC]);
-  const dy = q.input('dy', [B, g.outH, g.outW, g.outC]);
+  let x = q.input('x', [B, 'h', 'w', 'ci']);
+  const dy = q.input('dy', [B, 'ho', 'wo', 'co']);
   const [top, left, bottom, right] = g.pads;
   if (top + left + bottom + right > 0) {
     x = q.op('Pad', [x, q.ints([0, top, left, 0, 0, bottom, right, 0])], 'xPad');
   }
+  // The window a tap sees ends (Ho − 1)·stride + 1 rows after its start; Ho is not fixed
+  // here (one session serves every size), so each Slice ends where the padded input does
+  // less what the later taps need.
   const taps: string[] = [];
   for (let a = 0; a < g.kh; a++) {
     for (let b = 0; b < g.kw; b++) {
       const y0 = a * g.dilation[0];
       const x0 = b * g.dilation[1];
-      taps.push(
-        q.op(
-          'Slice',
-          [
-            x,
-            q.ints([y0, x0]),
-            q.ints([y0 + (g.outH - 1) * g.stride[0] + 1, x0 + (g.outW - 1) * g.stride[1] + 1]),
-            q.ints([1, 2]),
-            q.ints([g.stride[0], g.stride[1]]),
-          ],
-          `tap${a}_${b}`,
-        ),
-      );
+      const yEnd = -((g.kh - 1) * g.dilation[0] - y0);
+      const xEnd = -((g.kw - 1) * g.dilation[1] - x0);
+      const big = 2 ** 31;
+      const ends = q.ints([yEnd === 0 ? big : yEnd, xEnd === 0 ? big : xEnd]);
+      const stepped = [q.ints([y0, x0]), ends, q.ints([1, 2]), q.ints([...g.stride])];
+      taps.push(q.op('Slice', [x, ...stepped], `tap${a}_${b}`));
     }
   }
   const windows =
     taps.length === 1 ? taps[0]! : q.op('Concat', taps, 'windows', [{ name: 'axis', i: 3 }]);
-  const cols = q.op('Reshape', [windows, q.ints([-1, g.kh * g.kw * g.inC])], 'cols');
-  const dyM = q.op('Reshape', [dy, q.ints([-1, g.outC])], 'dyM');
+  const cols = q.op('Flatten', [windows], 'cols', [{ name: 'axis', i: 3 }]);
+  const dyM = q.op('Flatten', [dy], 'dyM', [{ name: 'axis', i: 3 }]);
   const dw = q.op('Gemm', [cols, dyM], 'dw', [{ name: 'transA', i: 1 }]);
-  q.op('Reshape', [dw, q.ints([g.kh, g.kw, g.inC, g.outC])], 'y');
-  q.output('y', [g.kh, g.kw, g.inC, g.outC]);
+  // [kh·kw·Ci, Co] → [kh, kw, Ci, Co]: Reshape's 0 keeps Co from the product.
+  const shape = q.op(
+    'Concat',
+    [
+      q.ints([g.kh, g.kw, -1]),
+      q.op('Slice', [q.op('Shape', [dw], 'dwShape'), q.ints([1]), q.ints([2])], 'co'),
+    ],
+    'shape',
+    [{ name: 'axis', i: 0 }],
+  );
+  q.op('Reshape', [dw, shape], 'y');
+  q.output('y', [g.kh, g.kw, 'ci', 'co']);
   return q;
 }
 
@@ -310,21 +327,21 @@ function bnAxes(rank: number): number[] {
   return Array.from({ length: rank - 1 }, (_, i) => i);
 }
 
-function dimsOf(rank: number, c: number): Dims {
-  return Array.from({ length: rank }, (_, i) => (i === rank - 1 ? c : `d${i}`));
+function dimsOf(rank: number): Dims {
+  return Array.from({ length: rank }, (_, i) => (i === rank - 1 ? 'c' : `d${i}`));
 }
 
 /** Training-mode batch norm forward; the same outputs as engine/kernels/batch-norm.ts. */
-function bnForwardGraph(rank: number, c: number, eps: number): Graph {
+function bnForwardGraph(rank: number, eps: number): Graph {
   const q = new Graph();
-  const x = q.input('x', dimsOf(rank, c));
-  const gamma = q.input('gamma', [c]);
-  const beta = q.input('beta', [c]);
+  const x = q.input('x', dimsOf(rank));
+  const gamma = q.input('gamma', ['c']);
+  const beta = q.input('beta', ['c']);
   const axes: Attr = { name: 'axes', ints: bnAxes(rank) };
   const mean = q.op('ReduceMean', [x], 'meanK', [axes]);
   const d = q.op('Sub', [x, mean], 'centred');
   const variance = q.op('ReduceMean', [q.op('Mul', [d, d], 'sq')], 'varK', [axes]);
-  const flat = (t: string, out: string) => q.op('Reshape', [t, q.ints([c])], out);
+  const flat = (t: string, out: string) => q.op('Reshape', [t, q.ints([-1])], out);
   const m1 = flat(mean, 'mean');
   const v1 = flat(variance, 'var');
   const eps1 = q.op('Constant', [], 'eps', [{ name: 'value_float', f: eps }]);
@@ -334,24 +351,24 @@ function bnForwardGraph(rank: number, c: number, eps: number): Graph {
   const m2 = q.op('Unsqueeze', [m1, q.ints([0])], 'm2');
   const r2 = q.op('Unsqueeze', [r, q.ints([0])], 'r2');
   q.op('Concat', [m2, r2], 'saved', [{ name: 'axis', i: 0 }]);
-  q.output('y', dimsOf(rank, c));
-  q.output('mean', [c]);
-  q.output('var', [c]);
-  q.output('saved', [2, c]);
+  q.output('y', dimsOf(rank));
+  q.output('mean', ['c']);
+  q.output('var', ['c']);
+  q.output('saved', [2, 'c']);
   return q;
 }
 
 /** Training-mode batch norm backward: dx, dgamma, dbeta from dy, x, saved (mean, rstd), gamma. */
-function bnBackwardGraph(rank: number, c: number): Graph {
+function bnBackwardGraph(rank: number): Graph {
   const q = new Graph();
-  const dy = q.input('dy', dimsOf(rank, c));
-  const x = q.input('x', dimsOf(rank, c));
-  const saved = q.input('saved', [2, c]);
-  const gamma = q.input('gamma', [c]);
+  const dy = q.input('dy', dimsOf(rank));
+  const x = q.input('x', dimsOf(rank));
+  const saved = q.input('saved', [2, 'c']);
+  const gamma = q.input('gamma', ['c']);
   const axes = bnAxes(rank);
   const row = (i: number, out: string) => {
     const part = q.op('Slice', [saved, q.ints([i]), q.ints([i + 1]), q.ints([0])], `${out}Row`);
-    return q.op('Reshape', [part, q.ints([c])], out);
+    return q.op('Reshape', [part, q.ints([-1])], out);
   };
   const mean = row(0, 'mean');
   const rstd = row(1, 'rstd');
@@ -375,9 +392,9 @@ function bnBackwardGraph(rank: number, c: number): Graph {
   const a = q.op('Mul', [dy, gr], 'a');
   const b = q.op('Mul', [xhat, slope], 'b');
   q.op('Sub', [q.op('Sub', [a, off], 'aOff'), b], 'dx');
-  q.output('dx', dimsOf(rank, c));
-  q.output('dgamma', [c]);
-  q.output('dbeta', [c]);
+  q.output('dx', dimsOf(rank));
+  q.output('dgamma', ['c']);
+  q.output('dbeta', ['c']);
   return q;
 }
 
@@ -408,27 +425,26 @@ function sessionFor(key: string, build: () => Graph): Session {
   return s;
 }
 
-/** Sessions built, and those that failed (key: error), for logs and tests. */
-export function ortKernelSessions(): { ready: number; failed: string[] } {
-  const out = { ready: 0, failed: [] as string[] };
-  for (const [key, s] of sessions) {
-    if (s.failed === null) out.ready++;
-    else out.failed.push(`${key}: ${s.failed}`);
-  }
-  return out;
+let runs = 0;
+
+/** Sessions built, kernel calls ONNX Runtime ran, and sessions that failed (key: error). */
+export function ortKernelStats(): { sessions: number; runs: number; failed: string[] } {
+  const failed: string[] = [];
+  for (const [key, s] of sessions) if (s.failed !== null) failed.push(`${key}: ${s.failed}`);
+  return { sessions: sessions.size - failed.length, runs, failed };
 }
 
 const scratch = new Map<string, Float32Array>();
 
-/** `view` copied into the start of a reusable (non-shared) buffer kept under `name`. */
-function scratchFor(name: string, view: Float32Array): Float32Array {
+/** A reusable (non-shared) buffer of `view`'s length kept under `name`, with `view` copied in. */
+function scratchFor(name: string, view: Float32Array, copy = true): Float32Array {
   let buf = scratch.get(name);
   if (buf === undefined || buf.length < view.length) {
     buf = new Float32Array(Math.ceil(view.length * 1.25));
     scratch.set(name, buf);
   }
   const part = buf.subarray(0, view.length);
-  part.set(view);
+  if (copy) part.set(view);
   return part;
 }
 
@@ -456,21 +472,21 @@ function runInto(
     const view = backend.typedArrayFromHeap(info);
     named[name] = new m.Tensor('float32', shared ? scratchFor(name, view) : view, info.shape);
   }
+  // Outputs go straight into the heap, or into reusable buffers to copy from: ONNX Runtime
+  // allocates nothing for them.
+  const targets = views.map((v, i) => (shared ? scratchFor(`out:${outputs[i]![0]}`, v, false) : v));
   const fetches = Object.fromEntries(
-    outputs.map(([name, shape], i) => [
-      name,
-      shared ? null : new m.Tensor('float32', views[i]!, shape),
-    ]),
+    outputs.map(([name, shape], i) => [name, new m.Tensor('float32', targets[i]!, shape)]),
   );
-  let result: Record<string, NativeTensor>;
   try {
-    result = session.native.run(named, fetches, {});
+    session.native.run(named, fetches, {});
+    runs++;
   } catch (err) {
     session.failed = err instanceof Error ? err.message : String(err);
     for (const info of infos) backend.disposeData(info.dataId);
     return null;
   }
-  if (shared) outputs.forEach(([name], i) => views[i]!.set(result[name]!.data));
+  if (shared) views.forEach((v, i) => v.set(targets[i]!));
   return infos;
 }
 
@@ -484,18 +500,8 @@ type Plan = {
 } | null;
 
 function geometryKey(kind: string, g: Geometry): string {
-  return [
-    kind,
-    g.inH,
-    g.inW,
-    g.inC,
-    g.outC,
-    g.kh,
-    g.kw,
-    ...g.stride,
-    ...g.dilation,
-    ...g.pads,
-  ].join(',');
+  const extra = kind === 'dx' ? outputPadding(g) : [];
+  return [kind, g.kh, g.kw, ...g.stride, ...g.dilation, ...g.pads, ...extra].join(',');
 }
 
 function convPlan(args: Args): Plan {
@@ -571,8 +577,8 @@ function bnForwardPlan(args: Args): Plan {
   const c = x.shape[rank - 1]!;
   const eps = Number(args.attrs?.epsilon ?? 1e-5);
   return {
-    key: `bn,${rank},${c},${eps}`,
-    graph: () => bnForwardGraph(rank, c, eps),
+    key: `bn,${rank},${eps}`,
+    graph: () => bnForwardGraph(rank, eps),
     feeds: { x, gamma, beta },
     outputs: [
       ['y', [...x.shape]],
@@ -590,8 +596,8 @@ function bnBackwardPlan(args: Args): Plan {
   const rank = x.shape.length;
   const c = x.shape[rank - 1]!;
   return {
-    key: `bnGrad,${rank},${c}`,
-    graph: () => bnBackwardGraph(rank, c),
+    key: `bnGrad,${rank}`,
+    graph: () => bnBackwardGraph(rank),
     feeds: { dy, x, saved, gamma },
     outputs: [
       ['dx', [...x.shape]],

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 
 import * as tf from '@tensorflow/tfjs-core';
 
-import { enableOrtKernels, ortKernelSessions } from '../../src-main/compute/ort-kernels.ts';
+import { enableOrtKernels, ortKernelStats } from '../../src-main/compute/ort-kernels.ts';
 import { startBackend } from '../../src-main/compute/start-backend.ts';
 import { BN_BACKWARD, BN_FORWARD } from '../../src-main/engine/kernels/batch-norm.ts';
 import { Rng } from '../../src-main/engine/rng.ts';
@@ -169,19 +169,21 @@ test('ONNX Runtime kernels compute what the WASM kernels compute, deterministica
   await startBackend({ prefer: 'wasm', threads: 2 });
   const info = enableOrtKernels(2);
   assert.equal(info.enabled, true, info.reason);
-  const before = ortKernelSessions().ready;
+  const before = ortKernelStats();
   const ort = convolutions();
   const ortBn = batchNorms();
-  const sessions = ortKernelSessions();
-  assert.deepEqual(sessions.failed, []);
+  const after = ortKernelStats();
+  assert.deepEqual(after.failed, []);
+  assert.ok(after.sessions > before.sessions, 'sessions were built');
+  // Per case: the convolution, the fused one, and the convolution again with both gradients.
   assert.ok(
-    sessions.ready >= before + CASES.length * 4,
-    `expected sessions for every convolution and gradient, have ${sessions.ready - before}`,
+    after.runs - before.runs >= CASES.length * 5 + BN_SHAPES.length * 2,
+    `expected every convolution, gradient and batch norm on ONNX Runtime; ran ${after.runs - before.runs}`,
   );
-  // The same calls again: same sessions, identical bits.
+  // The same calls again: the same sessions (sizes do not matter, geometry does), identical bits.
   const again = convolutions();
   ort.forEach((outs, i) => outs.forEach((o, k) => assert.deepEqual(again[i]![k], o)));
-  assert.equal(ortKernelSessions().ready, sessions.ready, 'no new sessions for seen geometries');
+  assert.equal(ortKernelStats().sessions, after.sessions, 'no new sessions for seen geometries');
 
   await tf.setBackend('cpu');
   const reference = convolutions();
@@ -203,7 +205,7 @@ test('ONNX Runtime kernels compute what the WASM kernels compute, deterministica
 
 test('calls the ONNX graphs do not cover run on the replaced WASM kernels', async () => {
   await startBackend({ prefer: 'wasm', threads: 2 });
-  const before = ortKernelSessions().ready;
+  const before = ortKernelStats();
   const data = DATA[0]!;
   const c = CASES[0]!;
   const got = tf.tidy(() =>
@@ -218,7 +220,9 @@ test('calls the ONNX graphs do not cover run on the replaced WASM kernels', asyn
       })
       .dataSync(),
   ) as Float32Array;
-  assert.equal(ortKernelSessions().ready, before, 'an ELU convolution built no session');
+  const after = ortKernelStats();
+  assert.equal(after.sessions, before.sessions, 'an ELU convolution built no session');
+  assert.equal(after.runs, before.runs, 'and ran nothing on ONNX Runtime');
   await tf.setBackend('cpu');
   const want = tf.tidy(() =>
     tf.fused
