@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { enableWasmThreads } from '../src-main/compute/wasm-threads.ts';
+import { compileEncoder } from '../src-main/compute/ort-encoder.ts';
 import { startBackend } from '../src-main/compute/start-backend.ts';
 import type { BackendName } from '../src-main/engine/backend.ts';
 import { drawDirections, lejepaLoss, quadrature, sigreg } from '../src-main/engine/lejepa/index.ts';
@@ -38,7 +39,13 @@ interface Setup {
 
 const PROJECTOR_OUT = 128;
 
-function build(model: EncoderPreset, batch: number, views: number, slices: number): Setup {
+async function build(
+  model: EncoderPreset,
+  batch: number,
+  views: number,
+  slices: number,
+  threads: number,
+): Promise<Setup> {
   const rng = new Rng(0);
   const encoder = createEncoder(ENCODER_PRESETS[model], rng);
   const projector = createProjector(
@@ -57,6 +64,11 @@ function build(model: EncoderPreset, batch: number, views: number, slices: numbe
   const size = model === 'vit-tiny' ? 32 : 32;
   const x = tf.randomNormal([views * batch, size, size, 3]) as tf.Tensor4D;
   const quad = quadrature();
+  // Inference as the studio embeds: the encoder compiled to one ONNX Runtime model where
+  // that is on (compute/ort-encoder.ts), else TensorFlow.js. Same images, laid out NCHW.
+  const c = await compileEncoder(encoder, ENCODER_PRESETS[model], size, null, threads);
+  const compiled = typeof c === 'string' ? null : c;
+  const nchw = compiled === null ? null : await toNchw(x);
   const varList = [...params.values()];
 
   return {
@@ -83,18 +95,31 @@ function build(model: EncoderPreset, batch: number, views: number, slices: numbe
       }
     },
     embed(n) {
+      if (compiled !== null) {
+        compiled.forward(nchw!.subarray(0, n * 3 * size * size), n);
+        return;
+      }
       tf.tidy(() => {
         const part = tf.slice(x, 0, n);
         encoder.apply(part, { training: false }).dataSync();
       });
     },
     dispose() {
+      compiled?.dispose();
       encoder.dispose();
       projector.dispose();
       optimiser.dispose?.();
       x.dispose();
     },
   };
+}
+
+/** NHWC → NCHW copy of a batch. */
+async function toNchw(x: tf.Tensor4D): Promise<Float32Array> {
+  const t = tf.transpose(x, [0, 3, 1, 2]);
+  const data = Float32Array.from((await t.data()) as Float32Array);
+  t.dispose();
+  return data;
 }
 
 /** SIGReg forward and backward on z [views, n, dim] with `slices` fresh directions, ms. */
@@ -153,11 +178,12 @@ async function main(): Promise<void> {
       if (req.op === 'init') {
         setup?.dispose();
         const model = req.model as EncoderPreset;
-        setup = build(
+        setup = await build(
           model,
           Number(req.batch ?? 128),
           Number(req.views ?? 2),
           Number(req.slices ?? 256),
+          threads,
         );
         reply({
           params: setup.params,

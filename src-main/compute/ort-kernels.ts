@@ -76,18 +76,80 @@ export interface OrtKernelsInfo {
 }
 
 let modules: OrtModules | null = null;
+let loadError: string | null = null;
 let sessionOptions: object = {};
 const sessions = new Map<string, Session>();
 let enabledInfo: OrtKernelsInfo | null = null;
 
-function loadModules(): OrtModules {
-  const ort = require('onnxruntime-node') as { Tensor: OrtModules['Tensor'] };
-  const native = require('onnxruntime-node/dist/binding.js') as {
-    binding: { InferenceSession: OrtModules['Session'] };
-    initOrt(): void;
+/** ONNX Runtime's Tensor class and native session, loaded once; null (with loadError) if absent. */
+function ortModules(): OrtModules | null {
+  if (modules !== null || loadError !== null) return modules;
+  try {
+    const ort = require('onnxruntime-node') as { Tensor: OrtModules['Tensor'] };
+    const native = require('onnxruntime-node/dist/binding.js') as {
+      binding: { InferenceSession: OrtModules['Session'] };
+      initOrt(): void;
+    };
+    native.initOrt();
+    modules = { Tensor: ort.Tensor, Session: native.binding.InferenceSession };
+  } catch (err) {
+    loadError = `ONNX Runtime is not available here (${(err as Error).message.split('\n')[0]})`;
+  }
+  return modules;
+}
+
+function optionsFor(threads: number): object {
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: true,
+    // Between calls the WASM backend has the cores; ONNX Runtime's threads must not spin.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
-  native.initOrt();
-  return { Tensor: ort.Tensor, Session: native.binding.InferenceSession };
+}
+
+/** A model run synchronously: float32 inputs by name in, the named outputs out (copies). */
+export interface OrtModel {
+  run(
+    feeds: Record<string, { data: Float32Array; dims: number[] }>,
+    outputs: string[],
+  ): Record<string, Float32Array>;
+  dispose(): void;
+}
+
+/**
+ * Loads ONNX bytes into a session with `threads` intra-op threads, or returns the reason it
+ * cannot (no ONNX Runtime here, LEJEPA_ONNXRUNTIME=off, a model it refuses).
+ */
+export async function ortModel(bytes: Uint8Array, threads: number): Promise<OrtModel | string> {
+  if (process.env.LEJEPA_ONNXRUNTIME === 'off') return 'LEJEPA_ONNXRUNTIME=off';
+  const m = ortModules();
+  if (m === null) return loadError!;
+  const native = new m.Session();
+  try {
+    await native.loadModel(
+      bytes.buffer as ArrayBuffer,
+      bytes.byteOffset,
+      bytes.byteLength,
+      optionsFor(threads),
+    );
+  } catch (err) {
+    return `ONNX Runtime refused the model: ${(err as Error).message}`;
+  }
+  return {
+    run(feeds, outputs) {
+      const named: Record<string, unknown> = {};
+      for (const [name, f] of Object.entries(feeds))
+        named[name] = new m.Tensor('float32', f.data, f.dims);
+      const out = native.run(named, Object.fromEntries(outputs.map((o) => [o, null])), {});
+      return Object.fromEntries(outputs.map((o) => [o, Float32Array.from(out[o]!.data)]));
+    },
+    dispose() {
+      native.dispose();
+    },
+  };
 }
 
 /** Geometry of a 2-D convolution in ONNX terms. */
@@ -640,25 +702,11 @@ function wrap(original: tf.KernelConfig, plan: (args: Args) => Plan): tf.KernelC
  */
 export function enableOrtKernels(threads: number): OrtKernelsInfo {
   if (enabledInfo !== null) return enabledInfo;
-  try {
-    modules = loadModules();
-  } catch (err) {
-    enabledInfo = {
-      enabled: false,
-      threads: 0,
-      reason: `ONNX Runtime is not available here (${(err as Error).message.split('\n')[0]})`,
-    };
+  if (ortModules() === null) {
+    enabledInfo = { enabled: false, threads: 0, reason: loadError! };
     return enabledInfo;
   }
-  sessionOptions = {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    enableCpuMemArena: true,
-    // Between calls the WASM backend has the cores; ONNX Runtime's threads must not spin.
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
-  };
+  sessionOptions = optionsFor(threads);
   for (const [name, plan] of Object.entries(PLANS)) {
     const original = tf.getKernel(name, 'wasm');
     if (original === undefined) continue;

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 
 import type { RunConfig } from '../api/run-config.ts';
 import { loadTensorCache } from '../datasets/tensor-cache.ts';
+import { embeddingForward, type CompiledEncoder } from '../compute/ort-encoder.ts';
 import { startBackend } from '../compute/start-backend.ts';
 import type { BackendName } from '../engine/backend.ts';
 import { embed } from '../engine/eval/embed.ts';
@@ -58,7 +59,8 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
   );
   log.info(info.line);
   const { meta, pixels } = loadTensorCache(input.cachePath);
-  const encoder = initialEncoder({ ...cfg, encoder: resolveEncoder(cfg) });
+  const spec = resolveEncoder(cfg);
+  const encoder = initialEncoder({ ...cfg, encoder: spec });
   const projector =
     input.head === 'projector'
       ? createProjector(
@@ -66,6 +68,7 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
           new Rng(0),
         )
       : null;
+  let compiled: CompiledEncoder | null = null;
   try {
     if (input.checkpoint !== null) {
       const path = input.checkpoint;
@@ -82,6 +85,15 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
       }
     }
     const t0 = performance.now();
+    compiled = await embeddingForward(
+      info.name,
+      encoder,
+      spec,
+      meta.size,
+      projector,
+      undefined,
+      (line) => log.info(line),
+    );
     const x = await embed(
       encoder,
       { pixels, count: meta.count, size: meta.size, channels: meta.channels },
@@ -90,6 +102,7 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
         mean: cfg.views.mean,
         std: cfg.views.std,
         ...(projector ? { head: (f) => projector.apply(f, { training: false }) } : {}),
+        ...(compiled ? { forward: compiled.forward } : {}),
         onProgress: (done, total) => ctx.progress({ done, total } satisfies EmbedProgress),
         shouldStop: () => ctx.requested() !== null,
       },
@@ -122,9 +135,11 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
       seconds,
       imagesPerSec: meta.count / Math.max(seconds, 1e-9),
     };
-    log.info(`embedded ${meta.count} images (${dim}-d) in ${seconds.toFixed(1)} s on ${info.name}`);
+    const how = compiled ? 'ONNX Runtime' : info.name;
+    log.info(`embedded ${meta.count} images (${dim}-d) in ${seconds.toFixed(1)} s on ${how}`);
     return { end: 'completed', data: result };
   } finally {
+    compiled?.dispose();
     encoder.dispose();
     projector?.dispose();
   }

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { expected } from '../api/errors.ts';
 import type { RunConfig } from '../api/run-config.ts';
 import { loadTensorCache } from '../datasets/tensor-cache.ts';
+import { embeddingForward, type CompiledEncoder } from '../compute/ort-encoder.ts';
 import { startBackend } from '../compute/start-backend.ts';
 import type { BackendName } from '../engine/backend.ts';
 import { embed } from '../engine/eval/embed.ts';
@@ -58,7 +59,7 @@ function splitRows(splits: string[], want: string[], limit: number | null): numb
 export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd; data: unknown }> {
   const input = raw as EvaluateJobInput;
   const cfg = input.config;
-  await startBackend({
+  const backend = await startBackend({
     ...(cfg.backend === 'auto' ? {} : { prefer: cfg.backend as BackendName }),
     ...(cfg.threads === null ? {} : { threads: cfg.threads }),
   });
@@ -100,7 +101,9 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
   for (const e of input.encoders) {
     if (ctx.requested() !== null) return { end: 'cancelled', data: results };
     const t0 = performance.now();
-    const encoder = initialEncoder({ ...cfg, encoder: resolveEncoder(cfg) });
+    const spec = resolveEncoder(cfg);
+    const encoder = initialEncoder({ ...cfg, encoder: spec });
+    let compiled: CompiledEncoder | null = null;
     try {
       if (e.checkpoint !== null) {
         const path = e.checkpoint;
@@ -114,7 +117,21 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
           );
         }
       }
-      const opts = { mean: cfg.views.mean, std: cfg.views.std, batch: 500 };
+      compiled = await embeddingForward(
+        backend.name,
+        encoder,
+        spec,
+        meta.size,
+        null,
+        cfg.threads ?? undefined,
+        (line) => log.info(line),
+      );
+      const opts = {
+        mean: cfg.views.mean,
+        std: cfg.views.std,
+        batch: 500,
+        ...(compiled ? { forward: compiled.forward } : {}),
+      };
       const ftr = await embed(encoder, block, { ...opts, rows: trainRows });
       const fte = await embed(encoder, block, { ...opts, rows: testRows });
       const d = encoder.featureDim;
@@ -125,6 +142,7 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
         t0,
       );
     } finally {
+      compiled?.dispose();
       encoder.dispose();
     }
   }

@@ -15,7 +15,7 @@ import type { RunConfig } from '../api/run-config.ts';
 import { loadTensorCache } from '../datasets/tensor-cache.ts';
 import { startBackend } from '../compute/start-backend.ts';
 import type { BackendName } from '../engine/backend.ts';
-import { buildExportGraph, type Weight, type WeightSource } from '../engine/export/graph.ts';
+import { buildExportGraph, weightSource } from '../engine/export/graph.ts';
 import { writeOnnx } from '../engine/export/onnx-writer.ts';
 import { writeTfjs } from '../engine/export/tfjs-writer.ts';
 import { countParams, createProjector, type Model } from '../engine/models/index.ts';
@@ -53,14 +53,6 @@ export interface ExportJobResult {
   parity: ParityReport[];
   card: Record<string, unknown>;
   files: string[];
-}
-
-function source(model: Pick<Encoder, 'params'>): WeightSource {
-  return (name: string): Weight => {
-    const v = model.params.trainable.get(name) ?? model.params.state.get(name);
-    if (v === undefined) throw new Error(`export: the model has no parameter ${name}`);
-    return { shape: [...v.shape], data: Float32Array.from(v.dataSync() as Float32Array) };
-  };
 }
 
 /** Reads the checkpoint and loads the encoder's weights; a damaged file is refused by path. */
@@ -104,8 +96,8 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
     const graph = buildExportGraph(
       spec,
       cfg.imageSize,
-      source(encoder),
-      projector === null ? null : source(projector),
+      weightSource(encoder),
+      projector === null ? null : weightSource(projector),
     );
     const preprocessing = {
       scale: 1 / 255,

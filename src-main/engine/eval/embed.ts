@@ -15,6 +15,12 @@ export interface ImageBlock {
   channels: number;
 }
 
+/**
+ * A compiled forward pass of the same encoder (and head): the normalised batch as NCHW
+ * float32 [n, C, H, W] in, row-major features [n, width] out.
+ */
+export type EmbedForward = (nchw: Float32Array, n: number) => Float32Array;
+
 export interface EmbedOptions {
   /** Images per forward pass (default 256). */
   batch?: number;
@@ -25,6 +31,8 @@ export interface EmbedOptions {
   rows?: ArrayLike<number>;
   /** A head applied to the encoder's features (e.g. the projector), in eval mode. */
   head?: (features: tf.Tensor2D) => tf.Tensor2D;
+  /** Used instead of `encoder.apply` (and `head`) when given. */
+  forward?: EmbedForward;
   /** Called after each batch with the number of images done. */
   onProgress?: (done: number, total: number) => void;
   /** Checked between batches; when it returns true the embedding stops and returns null. */
@@ -76,15 +84,20 @@ export async function embed(
           );
         }
       }
-      const features = tf.tidy(() => {
-        const x = tf.tensor4d(buf, [n, size, size, channels], 'int32');
-        // (p/255 − mean)/std as one multiply-add per channel.
-        const normalised = tf.add(tf.mul(tf.cast(x, 'float32'), scale), shift) as tf.Tensor4D;
-        const f = encoder.apply(normalised, { training: false });
-        return options.head ? options.head(f) : f;
-      });
-      const data = (await features.data()) as Float32Array;
-      features.dispose();
+      let data: Float32Array;
+      if (options.forward) {
+        data = options.forward(normaliseNchw(buf, n, size, channels, options), n);
+      } else {
+        const features = tf.tidy(() => {
+          const x = tf.tensor4d(buf, [n, size, size, channels], 'int32');
+          // (p/255 − mean)/std as one multiply-add per channel.
+          const normalised = tf.add(tf.mul(tf.cast(x, 'float32'), scale), shift) as tf.Tensor4D;
+          const f = encoder.apply(normalised, { training: false });
+          return options.head ? options.head(f) : f;
+        });
+        data = (await features.data()) as Float32Array;
+        features.dispose();
+      }
       if (out === null) {
         width = data.length / n;
         out = new Float32Array(total * width);
@@ -100,4 +113,28 @@ export async function embed(
     shift.dispose();
   }
   return out ?? new Float32Array(0);
+}
+
+/** (p/255 − mean)/std of NHWC uint8 images, laid out NCHW. */
+function normaliseNchw(
+  nhwc: Uint8Array,
+  n: number,
+  size: number,
+  channels: number,
+  o: { mean: number[]; std: number[] },
+): Float32Array {
+  const plane = size * size;
+  const out = new Float32Array(n * channels * plane);
+  const scale = o.std.map((s) => 1 / (255 * s));
+  const shift = o.mean.map((m, c) => -m / o.std[c]!);
+  for (let i = 0; i < n; i++) {
+    const src = i * plane * channels;
+    for (let c = 0; c < channels; c++) {
+      const dst = (i * channels + c) * plane;
+      const a = scale[c]!;
+      const b = shift[c]!;
+      for (let p = 0; p < plane; p++) out[dst + p] = nhwc[src + p * channels + c]! * a + b;
+    }
+  }
+  return out;
 }

@@ -6,7 +6,7 @@
  * into the preceding convolution or linear layer, since an exported encoder
  * only ever runs in evaluation mode.
  */
-import type { EncoderSpec } from '../models/types.ts';
+import type { Encoder, EncoderSpec } from '../models/types.ts';
 import { BN_EPSILON } from '../models/layers.ts';
 
 export interface Weight {
@@ -47,6 +47,15 @@ export interface ExportGraph {
 
 /** Looks up a parameter or batch-norm statistic of the checkpoint by name. */
 export type WeightSource = (name: string) => Weight;
+
+/** The weights (trainable and batch-norm state) of a model, read by name. */
+export function weightSource(model: Pick<Encoder, 'params'>): WeightSource {
+  return (name: string): Weight => {
+    const v = model.params.trainable.get(name) ?? model.params.state.get(name);
+    if (v === undefined) throw new Error(`export: the model has no parameter ${name}`);
+    return { shape: [...v.shape], data: Float32Array.from(v.dataSync() as Float32Array) };
+  };
+}
 
 /**
  * Builds the graph of an encoder for input `size` (the ResNet's stem depends
