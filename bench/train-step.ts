@@ -151,6 +151,9 @@ async function compare(
   for (const s of active) {
     const i = inits.get(s.label)!;
     if (!s.torch && i.threadsNote) h.note(`${s.label}: ${String(i.threadsNote)}`);
+    // Without an optimised BLAS (Debian: libopenblas0-pthread), torch's linear layers run on
+    // the reference BLAS and the anchor is many times slower than PyTorch should be.
+    if (s.torch && i.blas) h.note(`${s.label}: torch ${String(i.torch)}, BLAS ${String(i.blas)}`);
   }
 
   const timing = opts.quick

@@ -17,13 +17,20 @@ bench/train-step-worker.ts: init, step, embed, exit.
 
 import json
 import math
+import os
 import resource
 import sys
 import time
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+# The BLAS under torch's matrix products (OpenBLAS where installed) keeps its own thread pool:
+# it gets the same thread count as torch, set before torch loads it.
+_THREADS = sys.argv[1] if len(sys.argv) > 1 else "1"
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, _THREADS)
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 
 class Block(nn.Module):
@@ -140,6 +147,17 @@ class Bench:
         return self.encoder(self.x[:n]).sum().item()
 
 
+def blas_library():
+    """The BLAS library torch's matrix products load (Debian's torch links the generic libblas.so.3,
+    which the alternatives system points at the reference BLAS or an optimised one)."""
+    try:
+        with open(f"/proc/{os.getpid()}/maps") as maps:
+            names = {line.split()[-1] for line in maps if "blas" in line.lower() and "/" in line}
+        return ", ".join(sorted(os.path.realpath(n) for n in names)) or "none loaded"
+    except OSError:
+        return "unknown"
+
+
 def main():
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
     torch.set_num_threads(threads)
@@ -151,7 +169,12 @@ def main():
         try:
             if op == "init":
                 bench = Bench(req)
-                reply = {"params": bench.params, "threads": torch.get_num_threads(), "torch": torch.__version__}
+                reply = {
+                    "params": bench.params,
+                    "threads": torch.get_num_threads(),
+                    "torch": torch.__version__,
+                    "blas": blas_library(),
+                }
             elif op == "step":
                 start = time.perf_counter()
                 loss = bench.step()
