@@ -5,9 +5,10 @@
  * convolutions (engine/kernels/conv-grads.ts); the training-mode batch norm of
  * engine/kernels/batch-norm.ts loops on the JavaScript thread. ONNX Runtime does the same
  * arithmetic several times faster on the same cores. Here Conv2D, FusedConv2D (linear or
- * ReLU), Conv2DBackpropInput, Conv2DBackpropFilter and both batch-norm kernels of the 'wasm'
- * backend are replaced by kernels that run a small ONNX graph, reading their inputs from the
- * WASM heap and writing their outputs into it. One session serves every call of the same
+ * ReLU), Conv2DBackpropInput, Conv2DBackpropFilter, BatchMatMul and Transpose (all but the
+ * smallest) and both batch-norm kernels of the 'wasm' backend are replaced by kernels that
+ * run a small ONNX graph, reading their inputs from the WASM heap and writing their outputs
+ * into it. One session serves every call of the same
  * filter size, stride, dilation and padding (batch, image size and channels are symbolic), so
  * a ResNet needs about a dozen: each keeps a memory arena as large as its largest call.
  * tfjs-core's autodiff, every other kernel and the data stay where they are. A call the
@@ -673,7 +674,76 @@ function bnBackwardPlan(args: Args): Plan {
   };
 }
 
+/** Products smaller than this many multiply-adds stay on WASM: the call would cost more. */
+const MIN_PRODUCT = 1 << 16;
+
+/** [B, M, K] · [B, K, N] with either operand transposed in its last two axes first. */
+function matMulGraph(transposeA: boolean, transposeB: boolean): Graph {
+  const q = new Graph();
+  let a = q.input('a', ['ba', transposeA ? 'k' : 'm', transposeA ? 'm' : 'k']);
+  let b = q.input('b', ['bb', transposeB ? 'n' : 'k', transposeB ? 'k' : 'n']);
+  if (transposeA) a = q.transpose(a, [0, 2, 1], 'aT');
+  if (transposeB) b = q.transpose(b, [0, 2, 1], 'bT');
+  q.op('MatMul', [a, b], 'y');
+  q.output('y', ['batch', 'm', 'n']);
+  return q;
+}
+
+function matMulPlan(args: Args): Plan {
+  const { a, b } = args.inputs;
+  const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+  if (a?.dtype !== 'float32' || b?.dtype !== 'float32') return null;
+  if (a.shape.length !== 3 || b.shape.length !== 3) return null;
+  const [ba, a1, a2] = a.shape as [number, number, number];
+  const [bb, b1, b2] = b.shape as [number, number, number];
+  const [m, k] = transposeA ? [a2, a1] : [a1, a2];
+  const n = transposeB ? b1 : b2;
+  if (ba !== bb && ba !== 1 && bb !== 1) return null;
+  const batch = Math.max(ba, bb);
+  if (batch * m * n * k < MIN_PRODUCT) return null;
+  return {
+    key: `mm,${transposeA},${transposeB}`,
+    graph: () => matMulGraph(transposeA, transposeB),
+    feeds: { a, b },
+    outputs: [['y', [batch, m, n]]],
+  };
+}
+
+/** Tensors smaller than this many elements are transposed on WASM. */
+const MIN_TRANSPOSE = 1 << 16;
+
+function transposePlan(args: Args): Plan {
+  const { x } = args.inputs;
+  const perm = (args.attrs as { perm: number[] }).perm;
+  if (x?.dtype !== 'float32' || x.shape.length < 3) return null;
+  const size = x.shape.reduce((a, b) => a * b, 1);
+  if (size < MIN_TRANSPOSE) return null;
+  return {
+    key: `transpose,${perm.join('.')}`,
+    graph: () => {
+      const q = new Graph();
+      q.transpose(
+        q.input(
+          'x',
+          x.shape.map((_, i) => `d${i}`),
+        ),
+        perm,
+        'y',
+      );
+      q.output(
+        'y',
+        perm.map((p) => `d${p}`),
+      );
+      return q;
+    },
+    feeds: { x },
+    outputs: [['y', perm.map((p) => x.shape[p]!)]],
+  };
+}
+
 const PLANS: Record<string, (args: Args) => Plan> = {
+  BatchMatMul: matMulPlan,
+  Transpose: transposePlan,
   Conv2D: convPlan,
   FusedConv2D: fusedConvPlan,
   Conv2DBackpropInput: inputGradPlan,

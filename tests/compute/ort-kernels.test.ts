@@ -80,6 +80,42 @@ function convolutions(): Float32Array[][] {
   );
 }
 
+const MATMULS: { a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
+  { a: [3, 20, 30], b: [3, 30, 40], ta: false, tb: false },
+  { a: [3, 30, 20], b: [1, 30, 40], ta: true, tb: false },
+  { a: [1, 20, 30], b: [3, 40, 30], ta: false, tb: true },
+  { a: [2, 40, 30], b: [2, 50, 40], ta: true, tb: true },
+  // Below the size worth a call: stays on WASM.
+  { a: [1, 4, 5], b: [1, 5, 6], ta: false, tb: false },
+];
+const MM_DATA = MATMULS.map((m) => ({ a: random(m.a), b: random(m.b) }));
+
+const TRANSPOSED = random([8, 70, 3, 40]);
+
+/** The products above, then a transpose of the kind attention makes ([B, T, H, D] → [B, H, T, D]). */
+function matMuls(): Float32Array[] {
+  const transposed = tf.tidy(
+    () =>
+      tf
+        .transpose(tf.tensor4d(TRANSPOSED, [8, 70, 3, 40]), [0, 2, 1, 3])
+        .dataSync() as Float32Array,
+  );
+  const products = MATMULS.map((m, i) =>
+    tf.tidy(
+      () =>
+        tf
+          .matMul(
+            tf.tensor3d(MM_DATA[i]!.a, m.a as [number, number, number]),
+            tf.tensor3d(MM_DATA[i]!.b, m.b as [number, number, number]),
+            m.ta,
+            m.tb,
+          )
+          .dataSync() as Float32Array,
+    ),
+  );
+  return [...products, transposed];
+}
+
 const BN_SHAPES = [
   [4, 5, 6, 8],
   [16, 12],
@@ -172,13 +208,20 @@ test('ONNX Runtime kernels compute what the WASM kernels compute, deterministica
   const before = ortKernelStats();
   const ort = convolutions();
   const ortBn = batchNorms();
+  const afterConv = ortKernelStats();
+  const ortMm = matMuls();
   const after = ortKernelStats();
+  assert.equal(
+    after.runs - afterConv.runs,
+    MATMULS.length,
+    'every product but the tiny one, and the transpose',
+  );
   assert.deepEqual(after.failed, []);
   assert.ok(after.sessions > before.sessions, 'sessions were built');
   // Per case: the convolution, the fused one, and the convolution again with both gradients.
   assert.ok(
-    after.runs - before.runs >= CASES.length * 5 + BN_SHAPES.length * 2,
-    `expected every convolution, gradient and batch norm on ONNX Runtime; ran ${after.runs - before.runs}`,
+    afterConv.runs - before.runs >= CASES.length * 5 + BN_SHAPES.length * 2,
+    `expected every convolution, gradient and batch norm on ONNX Runtime; ran ${afterConv.runs - before.runs}`,
   );
   // The same calls again: the same sessions (sizes do not matter, geometry does), identical bits.
   const again = convolutions();
@@ -193,6 +236,9 @@ test('ONNX Runtime kernels compute what the WASM kernels compute, deterministica
       assertClose(ort[i]![k]!, reference[i]![k]!, `${n} of ${JSON.stringify(c)}`),
     ),
   );
+  const referenceMm = matMuls();
+  MATMULS.forEach((m, i) => assertClose(ortMm[i]!, referenceMm[i]!, `matMul ${JSON.stringify(m)}`));
+  assert.deepEqual(ortMm.at(-1), referenceMm.at(-1), 'a transpose moves values exactly');
   const bnNames = ['y', 'mean', 'variance', 'saved', 'dx', 'dgamma', 'dbeta'];
   BN_SHAPES.forEach((s, i) => {
     const want = batchNormReference(s, BN_DATA[i]!);
