@@ -770,9 +770,9 @@ function wrap(original: tf.KernelConfig, plan: (args: Args) => Plan): tf.KernelC
 }
 
 /**
- * Routes the WASM backend's convolutions (and their gradients) through ONNX Runtime with
- * `threads` intra-op threads. Call after the WASM kernels are registered and before the
- * first convolution; idempotent. Returns whether it took effect.
+ * Routes the WASM backend's kernels listed in PLANS through ONNX Runtime with `threads`
+ * intra-op threads. Call after the WASM backend is initialised (its kernels registered);
+ * idempotent. Returns whether it took effect, or why not.
  */
 export function enableOrtKernels(threads: number): OrtKernelsInfo {
   if (enabledInfo !== null) return enabledInfo;
