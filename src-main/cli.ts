@@ -94,7 +94,8 @@ function helpText(command?: CliCommand): string {
       "Run `lejepa-studio COMMAND --help` for a command's options.",
     ].join('\n');
   }
-  const specs = { ...(command.options ?? {}), ...GLOBAL_OPTIONS };
+  // A command may describe a global option its own way (the demo's workspace default).
+  const specs = { ...GLOBAL_OPTIONS, ...(command.options ?? {}) };
   const width = Math.max(...Object.keys(specs).map((k) => k.length + 8));
   return [
     `Usage: lejepa-studio ${command.usage}`,

@@ -7,7 +7,7 @@
  * also reach a run trained by another process (which holds the workspace) through a
  * request file in the run's folder (jobs/control-request.ts).
  */
-import type { RunConfig } from '../api/run-config.ts';
+import { PRESET_NAMES, type RunConfig } from '../api/run-config.ts';
 import type { CheckpointRow, EpochSummary, MetricRow, RunRow } from '../catalog/runs.ts';
 import type { EvaluationRow } from '../jobs/evaluate-job.ts';
 import { expected, toErrorData } from '../api/errors.ts';
@@ -253,6 +253,13 @@ export const trainCommands: CliCommand[] = [
           'Give the dataset version to train on: --dataset VERSION (see `dataset version list`).',
         );
       }
+      const preset = typeof args.options.preset === 'string' ? args.options.preset : 'small';
+      if (!(PRESET_NAMES as readonly string[]).includes(preset)) {
+        throw expected(
+          'invalid_option',
+          `--preset must be ${PRESET_NAMES.slice(0, -1).join(', ')} or ${PRESET_NAMES.at(-1)}, got ${JSON.stringify(preset)}.`,
+        );
+      }
       // A plain number is the version id (run.start checks it after the configuration);
       // the other forms of `dataset version show` go through its resolver.
       const versionId = /^\d+$/.test(ref.trim())
@@ -260,7 +267,7 @@ export const trainCommands: CliCommand[] = [
         : (await ctx.call<{ id: number }>('dataset.version.show', { version: ref })).id;
       const started = await ctx.call<RunRow>('run.start', {
         datasetVersionId: versionId,
-        preset: typeof args.options.preset === 'string' ? args.options.preset : 'small',
+        preset,
         config: configOverrides(args),
         ...(typeof args.options.name === 'string' ? { name: args.options.name } : {}),
       });
@@ -390,7 +397,13 @@ export const trainCommands: CliCommand[] = [
     usage: 'demo [--workspace DIR] [--backend NAME]',
     summary:
       'Import the bundled Fashion-MNIST sample, train a short run, compare with two baselines.',
-    options: { backend: { type: 'string', help: 'compute backend (default: auto)' } },
+    options: {
+      workspace: {
+        type: 'string',
+        help: 'workspace folder (default: a new temporary folder; $LEJEPA_WORKSPACE is not used)',
+      },
+      backend: { type: 'string', help: 'compute backend (default: auto)' },
+    },
     async run(ctx, args) {
       const t0 = performance.now();
       const given = typeof args.options.workspace === 'string' ? args.options.workspace : undefined;

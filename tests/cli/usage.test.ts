@@ -32,6 +32,11 @@ test('-h, --version and `help train` answer; an unknown command gives a JSON err
   assert.match(help.stderr, /^Usage: lejepa-studio train --dataset VERSION/);
   const trainH = await runCli(['train', '-h']);
   assert.match(trainH.stderr, /^Usage: lejepa-studio train /);
+  assert.match(trainH.stderr, /--workspace V +workspace folder \(default: \$LEJEPA_WORKSPACE/);
+  // The demo makes a temporary workspace unless given one, and its help says so.
+  const demoH = await runCli(['demo', '--help']);
+  assert.match(demoH.stderr, /--workspace V +workspace folder \(default: a new temporary folder/);
+  assert.equal(demoH.stderr.match(/--workspace/g)?.length, 2, 'usage line and one option line');
 
   const unknown = await runCli(['trian', '--json']);
   assert.equal(unknown.code, 2);
@@ -49,6 +54,10 @@ test('bad options and a catalog that is a folder are refused with sentences', as
   const detach = await runCli(['train', '--dataset', '1', '--detach', '--workspace', dir]);
   assert.equal(detach.code, 2);
   assert.match(detach.stderr, /Unknown option --detach/);
+
+  const preset = await runCli(['train', '--dataset', '1', '--preset', 'bogus', '--workspace', dir]);
+  assert.equal(preset.code, 2);
+  assert.match(preset.stderr, /--preset must be quick, small or full, got "bogus"/);
 
   const limit = await runCli(['runs', '--limit', '0', '--workspace', dir]);
   assert.equal(limit.code, 1);
