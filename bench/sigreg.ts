@@ -7,6 +7,7 @@ import os from 'node:os';
 
 import type { BenchOptions, Harness } from './harness.ts';
 import { stats } from './harness.ts';
+import { errorText } from '../src-main/engine/error-text.ts';
 
 const WORKER = new URL('./train-step-worker.ts', import.meta.url).pathname;
 const DIM = 128;
@@ -92,7 +93,7 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
           threads,
         });
       } catch (err) {
-        h.skip(`sigreg N=${n} M=${m}`, err instanceof Error ? err.message : String(err));
+        h.skip(`sigreg N=${n} M=${m}`, errorText(err));
       }
     }
   }

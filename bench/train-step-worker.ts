@@ -27,6 +27,7 @@ import {
 import { AdamW } from '../src-main/engine/train/adamw.ts';
 import { variableGradsLean } from '../src-main/engine/train/backprop.ts';
 import { Rng } from '../src-main/engine/rng.ts';
+import { firstLine } from '../src-main/engine/error-text.ts';
 
 type Request = Record<string, unknown> & { op: string };
 
@@ -217,7 +218,7 @@ async function main(): Promise<void> {
         reply({ error: `unknown op ${req.op}` });
       }
     } catch (err) {
-      reply({ error: err instanceof Error ? err.message.split('\n')[0] : String(err) });
+      reply({ error: firstLine(err) });
     }
   }
 }

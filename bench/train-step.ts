@@ -13,6 +13,7 @@ import os from 'node:os';
 
 import type { BenchOptions, Harness, LineWorker, Stats } from './harness.ts';
 import { stats } from './harness.ts';
+import { firstLine } from '../src-main/engine/error-text.ts';
 
 const WORKER = new URL('./train-step-worker.ts', import.meta.url).pathname;
 const TORCH = new URL('./pytorch/train_step.py', import.meta.url).pathname;
@@ -127,10 +128,7 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
   try {
     await compare(h, vit, 'vit-tiny', opts, VIT_BATCH);
   } catch (err) {
-    h.skip(
-      'vit-tiny',
-      `failed at batch ${VIT_BATCH} × ${VIEWS}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
-    );
+    h.skip('vit-tiny', `failed at batch ${VIT_BATCH} × ${VIEWS}: ${firstLine(err)}`);
   }
 }
 

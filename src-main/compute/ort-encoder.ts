@@ -31,7 +31,7 @@ export async function compileEncoder(
   spec: EncoderSpec,
   size: number,
   projector: Model<tf.Tensor2D, tf.Tensor2D> | null = null,
-  threads: number = defaultWasmThreads(),
+  threads = defaultWasmThreads(),
 ): Promise<CompiledEncoder | string> {
   const graph = buildExportGraph(
     spec,
@@ -68,13 +68,7 @@ export async function embeddingForward(
   note: (line: string) => void,
 ): Promise<CompiledEncoder | null> {
   if (backend !== 'wasm' && backend !== 'cpu') return null;
-  const compiled = await compileEncoder(
-    encoder,
-    spec,
-    size,
-    projector,
-    threads ?? defaultWasmThreads(),
-  );
+  const compiled = await compileEncoder(encoder, spec, size, projector, threads);
   if (typeof compiled !== 'string') return compiled;
   note(`embedding with TensorFlow.js: ${compiled}`);
   return null;

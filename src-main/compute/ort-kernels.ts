@@ -31,6 +31,7 @@ import {
   type Attr,
   type OnnxNode,
 } from '../engine/export/onnx-writer.ts';
+import { errorText, firstLine } from '../engine/error-text.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -82,6 +83,12 @@ let sessionOptions: object = {};
 const sessions = new Map<string, Session>();
 let enabledInfo: OrtKernelsInfo | null = null;
 
+/** Why ONNX Runtime cannot be used here, or null when it can (it is loaded on first call). */
+function whyUnavailable(): string | null {
+  if (process.env.LEJEPA_ONNXRUNTIME === 'off') return 'LEJEPA_ONNXRUNTIME=off';
+  return ortModules() === null ? loadError : null;
+}
+
 /** ONNX Runtime's Tensor class and native session, loaded once; null (with loadError) if absent. */
 function ortModules(): OrtModules | null {
   if (modules !== null || loadError !== null) return modules;
@@ -94,7 +101,7 @@ function ortModules(): OrtModules | null {
     native.initOrt();
     modules = { Tensor: ort.Tensor, Session: native.binding.InferenceSession };
   } catch (err) {
-    loadError = `ONNX Runtime is not available here (${(err as Error).message.split('\n')[0]})`;
+    loadError = `ONNX Runtime is not available here (${firstLine(err)})`;
   }
   return modules;
 }
@@ -125,9 +132,9 @@ export interface OrtModel {
  * cannot (no ONNX Runtime here, LEJEPA_ONNXRUNTIME=off, a model it refuses).
  */
 export async function ortModel(bytes: Uint8Array, threads: number): Promise<OrtModel | string> {
-  if (process.env.LEJEPA_ONNXRUNTIME === 'off') return 'LEJEPA_ONNXRUNTIME=off';
-  const m = ortModules();
-  if (m === null) return loadError!;
+  const why = whyUnavailable();
+  if (why !== null) return why;
+  const m = modules!;
   const native = new m.Session();
   try {
     await native.loadModel(
@@ -137,7 +144,7 @@ export async function ortModel(bytes: Uint8Array, threads: number): Promise<OrtM
       optionsFor(threads),
     );
   } catch (err) {
-    return `ONNX Runtime refused the model: ${(err as Error).message}`;
+    return `ONNX Runtime refused the model: ${errorText(err)}`;
   }
   return {
     run(feeds, outputs) {
@@ -486,7 +493,7 @@ function sessionFor(key: string, build: () => Graph): Session {
   native
     .loadModel(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength, sessionOptions)
     .catch((err: unknown) => {
-      entry.failed = err instanceof Error ? err.message : String(err);
+      entry.failed = errorText(err);
     });
   sessions.set(key, s);
   return s;
@@ -549,7 +556,7 @@ function runInto(
     session.native.run(named, fetches, {});
     runs++;
   } catch (err) {
-    session.failed = err instanceof Error ? err.message : String(err);
+    session.failed = errorText(err);
     for (const info of infos) backend.disposeData(info.dataId);
     return null;
   }
@@ -776,8 +783,9 @@ function wrap(original: tf.KernelConfig, plan: (args: Args) => Plan): tf.KernelC
  */
 export function enableOrtKernels(threads: number): OrtKernelsInfo {
   if (enabledInfo !== null) return enabledInfo;
-  if (ortModules() === null) {
-    enabledInfo = { enabled: false, threads: 0, reason: loadError! };
+  const why = whyUnavailable();
+  if (why !== null) {
+    enabledInfo = { enabled: false, threads: 0, reason: why };
     return enabledInfo;
   }
   sessionOptions = optionsFor(threads);

@@ -66,14 +66,11 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
 }
 
 /**
- * Puts convolutions and batch norm of the WASM backend on ONNX Runtime (ort-kernels.ts) unless
- * LEJEPA_ONNXRUNTIME=off; returns the phrase for the log line.
+ * Puts the WASM backend's heavy kernels on ONNX Runtime (ort-kernels.ts) where it can;
+ * returns the phrase for the log line.
  */
 function onnxRuntimeKernels(threads: number): string {
-  if (process.env.LEJEPA_ONNXRUNTIME === 'off') {
-    return 'convolutions by XNNPACK (LEJEPA_ONNXRUNTIME=off)';
-  }
   const ort = enableOrtKernels(threads);
-  if (!ort.enabled) return `convolutions by XNNPACK: ${ort.reason}`;
+  if (!ort.enabled) return `convolutions by XNNPACK (${ort.reason})`;
   return `convolutions and batch norm by ONNX Runtime, ${ort.threads} thread${ort.threads === 1 ? '' : 's'}`;
 }

@@ -21,6 +21,7 @@ import { createRequire } from 'node:module';
 import { Worker as NodeWorker, type WorkerOptions } from 'node:worker_threads';
 
 import * as tf from '@tensorflow/tfjs-core';
+import { errorText } from '../engine/error-text.ts';
 
 const require = createRequire(import.meta.url);
 const PTHREAD_ENTRY = new URL('./wasm-pthread-worker.mjs', import.meta.url);
@@ -110,7 +111,7 @@ export async function enableWasmThreads(threads: number): Promise<WasmThreads> {
   try {
     ok = await tf.setBackend('wasm');
   } catch (err) {
-    failure = err instanceof Error ? err.message : String(err);
+    failure = errorText(err);
   } finally {
     os.cpus = cpus;
   }

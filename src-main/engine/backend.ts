@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import './kernels/gradients.ts';
 import { registerWasmKernels } from './kernels/wasm-kernels.ts';
 import { benchBackend } from './kernels/probe.ts';
+import { firstLine } from './error-text.ts';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
@@ -315,6 +316,5 @@ function processEnv(): Record<string, string | undefined> | undefined {
 }
 
 function oneLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.split('\n')[0]!.slice(0, 200);
+  return firstLine(err, 200);
 }

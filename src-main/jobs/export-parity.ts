@@ -16,6 +16,7 @@ import type { TensorCacheMeta } from '../datasets/tensor-cache.ts';
 import { embed } from '../engine/eval/embed.ts';
 import type { Model } from '../engine/models/index.ts';
 import type { Encoder } from '../engine/models/types.ts';
+import { errorText } from '../engine/error-text.ts';
 
 export const PARITY_TOLERANCE = 1e-4;
 
@@ -97,7 +98,7 @@ async function compare(
   try {
     out = await run();
   } catch (err) {
-    const error = err instanceof Error ? err.message : String(err);
+    const error = errorText(err);
     return { ...base, maxAbsDiff: NaN, meanAbsDiff: NaN, relative: NaN, passed: false, error };
   }
   if (out.length !== ref.length) {

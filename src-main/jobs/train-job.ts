@@ -20,6 +20,7 @@ import { writeFileAtomic } from './atomic-file.ts';
 import type { JobContext, JobEnd } from './protocol.ts';
 import { resolveEncoder } from './run-setup.ts';
 import { seededSubset } from './subset.ts';
+import { errorText } from '../engine/error-text.ts';
 
 const log = logger('train');
 
@@ -111,7 +112,7 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
   } catch (err) {
     throw expected(
       'backend_unavailable',
-      `The compute backend ${cfg.backend} could not be started (${err instanceof Error ? err.message : String(err)}). Choose another backend (\`lejepa-studio backends\` lists them) or auto, then start the run again.`,
+      `The compute backend ${cfg.backend} could not be started (${errorText(err)}). Choose another backend (\`lejepa-studio backends\` lists them) or auto, then start the run again.`,
     );
   }
   log.info(backend.line);
@@ -149,7 +150,7 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
         ) {
           throw expected(
             'checkpoint_unusable',
-            `The checkpoint ${input.resumeFrom} cannot be used: ${err instanceof Error ? err.message : String(err)}. Resume from another checkpoint or start a new run.`,
+            `The checkpoint ${input.resumeFrom} cannot be used: ${errorText(err)}. Resume from another checkpoint or start a new run.`,
           );
         }
         throw err;

@@ -14,6 +14,7 @@ import { embed } from '../../src-main/engine/eval/embed.ts';
 import { createEncoder, createProjector } from '../../src-main/engine/models/index.ts';
 import type { EncoderSpec } from '../../src-main/engine/models/types.ts';
 import { Rng } from '../../src-main/engine/rng.ts';
+import { worstDifference } from './compare.ts';
 
 const SPECS: { name: string; spec: EncoderSpec; size: number; channels: number }[] = [
   {
@@ -48,14 +49,7 @@ function perturbState(params: { state: Map<string, tf.Variable> }, rng: Rng): vo
 }
 
 function worstRelative(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let scale = 0;
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]!));
-    const d = Math.abs(a[i]! - b[i]!);
-    if (!(d <= worst)) worst = d;
-  }
+  const { worst, scale } = worstDifference(a, b);
   return worst / scale;
 }
 

@@ -13,6 +13,7 @@ import { enableOrtKernels, ortKernelStats } from '../../src-main/compute/ort-ker
 import { startBackend } from '../../src-main/compute/start-backend.ts';
 import { BN_BACKWARD, BN_FORWARD } from '../../src-main/engine/kernels/batch-norm.ts';
 import { Rng } from '../../src-main/engine/rng.ts';
+import { worstDifference } from './compare.ts';
 
 type Pad =
   | 'same'
@@ -187,13 +188,7 @@ function batchNormReference(
 
 function assertClose(actual: Float32Array, expected: Float32Array, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
-  let scale = 0;
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]!));
-    const d = Math.abs(actual[i]! - expected[i]!);
-    if (!(d <= worst)) worst = d;
-  }
+  const { worst, scale } = worstDifference(actual, expected);
   assert.ok(
     worst <= 2e-5 * Math.max(scale, 1),
     `${what}: worst difference ${worst} (scale ${scale})`,
@@ -254,34 +249,26 @@ test('calls the ONNX graphs do not cover run on the replaced WASM kernels', asyn
   const before = ortKernelStats();
   const data = DATA[0]!;
   const c = CASES[0]!;
-  const got = tf.tidy(() =>
-    tf.fused
-      .conv2d({
-        x: tf.tensor4d(data.x, c.x),
-        filter: tf.tensor4d(data.f, c.f),
-        strides: c.stride,
-        pad: c.pad,
-        bias: tf.tensor1d(data.b),
-        activation: 'elu',
-      })
-      .dataSync(),
-  ) as Float32Array;
+  const eluConv = () =>
+    tf.tidy(
+      () =>
+        tf.fused
+          .conv2d({
+            x: tf.tensor4d(data.x, c.x),
+            filter: tf.tensor4d(data.f, c.f),
+            strides: c.stride,
+            pad: c.pad,
+            bias: tf.tensor1d(data.b),
+            activation: 'elu',
+          })
+          .dataSync() as Float32Array,
+    );
+  const got = eluConv();
   const after = ortKernelStats();
   assert.equal(after.sessions, before.sessions, 'an ELU convolution built no session');
   assert.equal(after.runs, before.runs, 'and ran nothing on ONNX Runtime');
   await tf.setBackend('cpu');
-  const want = tf.tidy(() =>
-    tf.fused
-      .conv2d({
-        x: tf.tensor4d(data.x, c.x),
-        filter: tf.tensor4d(data.f, c.f),
-        strides: c.stride,
-        pad: c.pad,
-        bias: tf.tensor1d(data.b),
-        activation: 'elu',
-      })
-      .dataSync(),
-  ) as Float32Array;
+  const want = eluConv();
   await tf.setBackend('wasm');
   assertClose(got, want, 'ELU convolution');
 });
