@@ -12,7 +12,6 @@ import { createInterface } from 'node:readline';
 
 import * as tf from '@tensorflow/tfjs-core';
 
-import { enableWasmThreads } from '../src-main/compute/wasm-threads.ts';
 import { compileEncoder } from '../src-main/compute/ort-encoder.ts';
 import { startBackend } from '../src-main/compute/start-backend.ts';
 import type { BackendName } from '../src-main/engine/backend.ts';
@@ -168,7 +167,6 @@ async function main(): Promise<void> {
   const threads = Number(process.argv[3] ?? 1);
   // 'xnnpack': the WASM backend's own kernels, without ONNX Runtime (compute/ort-kernels.ts).
   if (process.argv[4] === 'xnnpack') process.env.LEJEPA_ONNXRUNTIME = 'off';
-  const wasmThreads = backend === 'wasm' ? await enableWasmThreads(threads) : null;
   const info = await startBackend({ prefer: backend, threads });
   let setup: Setup | null = null;
   const reply = (o: Record<string, unknown>) => process.stdout.write(JSON.stringify(o) + '\n');
@@ -189,8 +187,7 @@ async function main(): Promise<void> {
         reply({
           params: setup.params,
           backend: info.name,
-          threads: wasmThreads?.threads ?? info.threads,
-          threadsNote: wasmThreads?.reason ?? null,
+          threads: info.threads,
           line: info.line,
         });
       } else if (req.op === 'step') {

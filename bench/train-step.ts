@@ -14,6 +14,7 @@ import os from 'node:os';
 import type { BenchOptions, Harness, LineWorker, Stats } from './harness.ts';
 import { stats } from './harness.ts';
 import { firstLine } from '../src-main/engine/error-text.ts';
+import { allocatorEnv, JOB_GLIBC_TUNABLES } from '../src-main/compute/allocator-env.ts';
 
 const WORKER = new URL('./train-step-worker.ts', import.meta.url).pathname;
 const TORCH = new URL('./pytorch/train_step.py', import.meta.url).pathname;
@@ -42,6 +43,8 @@ interface Side {
   threads: number;
   /** The kernels the studio uses by default (targets apply to these only). */
   isDefault?: boolean;
+  /** PyTorch given the allocator settings of the studio's job processes (no target). */
+  tunedAllocator?: boolean;
 }
 
 export async function run(h: Harness, opts: BenchOptions): Promise<void> {
@@ -52,7 +55,10 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
 
   // The studio's default (WASM with convolutions and batch norm on ONNX Runtime) at every
   // thread count; WASM's own kernels alone at the largest, to show what ONNX Runtime adds.
-  const start = (suffix: string, threads: number[], xnnpack: boolean): Side[] => {
+  // TF.js runs as the studio's job processes do, with their allocator settings
+  // (compute/allocator-env.ts). PyTorch runs as installed; with `extra`, PyTorch with the same
+  // allocator settings runs too, for comparison only: they speed it up as well.
+  const start = (suffix: string, threads: number[], extra: boolean): Side[] => {
     const out: Side[] = [];
     const tfjs = (label: string, t: number, args: string[], isDefault: boolean) =>
       out.push({
@@ -60,18 +66,16 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
         torch: false,
         threads: t,
         isDefault,
-        worker: h.worker(`${label}${suffix}`, process.execPath, [
-          '--import',
-          'tsx',
-          WORKER,
-          'wasm',
-          String(t),
-          ...args,
-        ]),
+        worker: h.worker(
+          `${label}${suffix}`,
+          process.execPath,
+          ['--import', 'tsx', WORKER, 'wasm', String(t), ...args],
+          allocatorEnv(),
+        ),
       });
     for (const t of threads) {
       tfjs(`tfjs-wasm-${t}t`, t, [], true);
-      if (xnnpack && t === Math.max(...threads)) {
+      if (extra && t === Math.max(...threads)) {
         tfjs(`tfjs-wasm-xnnpack-${t}t`, t, ['xnnpack'], false);
       }
       if (python) {
@@ -82,6 +86,18 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
           threads: t,
           worker: h.worker(`${tl}${suffix}`, python, [TORCH, String(t)]),
         });
+        if (extra) {
+          const tuned = `torch-tuned-malloc-${t}t`;
+          out.push({
+            label: tuned,
+            torch: true,
+            tunedAllocator: true,
+            threads: t,
+            worker: h.worker(`${tuned}${suffix}`, python, [TORCH, String(t)], {
+              GLIBC_TUNABLES: JOB_GLIBC_TUNABLES,
+            }),
+          });
+        }
       }
     }
     return out;
@@ -199,7 +215,14 @@ function report(
     });
   }
   for (const s of sides.filter((x) => !x.torch)) {
-    const torch = sides.find((x) => x.torch && x.threads === s.threads);
+    const torch = sides.find((x) => x.torch && !x.tunedAllocator && x.threads === s.threads);
+    const tuned = sides.find((x) => x.tunedAllocator && x.threads === s.threads);
+    if (tuned && s.isDefault) {
+      h.figure(`${what} ratio ${s.label}/${tuned.label}`, result.ratio(tuned.label, s.label), '×', {
+        ...params,
+        note: 'PyTorch with the same allocator settings; no target',
+      });
+    }
     if (torch) {
       // ms(torch)/ms(tfjs) = images/s(tfjs)/images/s(torch), round by round.
       const target = {

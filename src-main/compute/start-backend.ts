@@ -1,8 +1,9 @@
 /**
- * The engine's `initBackend` with multi-threaded WASM under Node: processes that train or embed
- * (jobs, the CLI, benchmarks) call this instead of `initBackend` directly. When WASM may be
- * chosen, its threaded build is started first (see wasm-threads.ts); the returned info and its
- * log line then state the threads XNNPACK really runs with.
+ * The engine's `initBackend` with the WASM backend's threads under Node: processes that train
+ * or embed (jobs, the CLI, benchmarks) call this instead of `initBackend` directly. When WASM
+ * may be chosen, either ONNX Runtime takes its heavy kernels (ort-kernels.ts) or its threaded
+ * build is started first (wasm-threads.ts); the returned info and its log line state the
+ * threads each really runs with.
  */
 import { readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -13,7 +14,7 @@ import {
   type BackendName,
   type BackendOptions,
 } from '../engine/backend.ts';
-import { enableOrtKernels } from './ort-kernels.ts';
+import { enableOrtKernels, whyUnavailable } from './ort-kernels.ts';
 import { enableWasmThreads } from './wasm-threads.ts';
 
 /** XNNPACK's pool in tfjs-backend-wasm 4.22 holds at most 8 threads. */
@@ -46,31 +47,32 @@ export function machineSkips(devDri = '/dev/dri'): Partial<Record<BackendName, s
 }
 
 /**
- * `initBackend(options)`, with `options.threads` (default: every core) also applied to WASM,
- * and WebGPU left untried in the automatic choice where `machineSkips` says so.
+ * `initBackend(options)`, with `options.threads` (default: every core) given to the kernels
+ * that do the arithmetic, and WebGPU left untried in the automatic choice where
+ * `machineSkips` says so.
+ *
+ * Where ONNX Runtime runs the WASM backend's heavy kernels (ort-kernels.ts), it gets the
+ * threads and WASM stays single-threaded: what is left on WASM (element-wise kernels, small
+ * products) runs on one thread either way, and ordinary WASM memory lets ONNX Runtime read and
+ * write tensors in place, where the shared memory of threaded WASM costs two copies per call.
+ * Otherwise XNNPACK gets the threads.
  */
 export async function startBackend(options: BackendOptions = {}): Promise<BackendInfo> {
   const mayUseWasm = options.prefer === undefined || options.prefer === 'wasm';
-  const wasm = mayUseWasm ? await enableWasmThreads(options.threads ?? defaultWasmThreads()) : null;
+  const wanted = options.threads ?? defaultWasmThreads();
+  const ortFirst = mayUseWasm && whyUnavailable() === null;
+  const wasm = mayUseWasm ? await enableWasmThreads(ortFirst ? 1 : wanted) : null;
   const info = await initBackend({ skip: machineSkips(), ...options });
   if (info.name !== 'wasm' || wasm === null) return info;
 
-  const threads = wasm.threads;
-  const plural = threads === 1 ? '' : 's';
-  const ort = onnxRuntimeKernels(options.threads ?? defaultWasmThreads());
+  const plural = (n: number) => (n === 1 ? '' : 's');
+  const ort = enableOrtKernels(wanted);
+  const head = `backend wasm, ${wasm.threads} thread${plural(wasm.threads)}`;
   const line =
-    info.line.replace(/^backend wasm, \d+ threads?/, `backend wasm, ${threads} thread${plural}`) +
+    info.line.replace(/^backend wasm, \d+ threads?/, head) +
     (wasm.reason ? ` (${wasm.reason})` : '') +
-    `; ${ort}`;
-  return { ...info, threads, line };
-}
-
-/**
- * Puts the WASM backend's heavy kernels on ONNX Runtime (ort-kernels.ts) where it can;
- * returns the phrase for the log line.
- */
-function onnxRuntimeKernels(threads: number): string {
-  const ort = enableOrtKernels(threads);
-  if (!ort.enabled) return `convolutions by XNNPACK (${ort.reason})`;
-  return `convolutions and batch norm by ONNX Runtime, ${ort.threads} thread${ort.threads === 1 ? '' : 's'}`;
+    (ort.enabled
+      ? `; convolutions, products and batch norm by ONNX Runtime, ${ort.threads} thread${plural(ort.threads)}`
+      : `; convolutions by XNNPACK (${ort.reason})`);
+  return { ...info, threads: ort.enabled ? ort.threads : wasm.threads, line };
 }

@@ -8,6 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 import type { ErrorData } from '../api/errors.ts';
+import { allocatorEnv } from '../compute/allocator-env.ts';
 import { writeRecord, type LogRecord } from '../log.ts';
 import { isChildMessage, type ControlAction, type HostMessage, type JobEnd } from './protocol.ts';
 
@@ -49,7 +50,8 @@ export function startJob(options: StartJobOptions, handlers: JobHandlers = {}): 
   const child: ChildProcess = fork(CHILD, [], {
     // Resolved here: a bare 'tsx' would be looked up from the current directory.
     execArgv: ['--import', import.meta.resolve('tsx')],
-    env: { ...process.env, ...options.env },
+    // Allocator settings first, so that the user's environment and the caller's override them.
+    env: { ...allocatorEnv(), ...process.env, ...options.env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     serialization: 'advanced',
   });

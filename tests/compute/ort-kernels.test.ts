@@ -46,6 +46,12 @@ const CASES: Case[] = [
   },
   { x: [2, 10, 10, 3], f: [3, 3, 3, 4], stride: 2, pad: 1 },
   { x: [2, 11, 7, 3], f: [3, 2, 3, 2], stride: 2, pad: 'same' },
+  // Channel counts that are multiples of 16 run on the blocked layout (both gradients of the
+  // stride-1 cases too); the strided input gradient stays on ConvTranspose.
+  { x: [2, 6, 5, 16], f: [3, 3, 16, 32], stride: 1, pad: 'same' },
+  { x: [2, 8, 8, 32], f: [3, 3, 32, 16], stride: 2, pad: 'same' },
+  { x: [3, 7, 7, 16], f: [1, 1, 16, 16], stride: 2, pad: 'valid' },
+  { x: [1, 9, 8, 16], f: [3, 3, 16, 16], stride: 1, pad: 'valid' },
 ];
 
 const rng = new Rng(77);
@@ -222,6 +228,11 @@ test('ONNX Runtime kernels compute what the WASM kernels compute, deterministica
   const again = convolutions();
   ort.forEach((outs, i) => outs.forEach((o, k) => assert.deepEqual(again[i]![k], o)));
   assert.equal(ortKernelStats().sessions, after.sessions, 'no new sessions for seen geometries');
+  // The runtime reports its channel block on x86-64 (8 with AVX2, 16 with AVX-512).
+  if (process.arch === 'x64') {
+    assert.ok([8, 16].includes(after.channelBlock ?? 0), `block ${after.channelBlock}`);
+    assert.ok(after.blocked >= 6, `blocked-layout sessions: ${after.blocked}`);
+  }
 
   await tf.setBackend('cpu');
   const reference = convolutions();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import type { LogRecord } from '../../src-main/log.ts';
+import { allocatorEnv, JOB_GLIBC_TUNABLES } from '../../src-main/compute/allocator-env.ts';
 import { startJob } from '../../src-main/jobs/runner.ts';
 
 const COUNT = new URL('./fixtures/count-job.ts', import.meta.url);
@@ -56,3 +57,26 @@ for (const action of ['cancel', 'pause'] as const) {
     }
   });
 }
+
+test('job processes start with the allocator settings, unless the user set their own', async () => {
+  const saved = process.env.GLIBC_TUNABLES;
+  const seen = async () => {
+    const out = await startJob({
+      module: COUNT,
+      input: { to: 1, delayMs: 1, env: 'GLIBC_TUNABLES' },
+    }).done;
+    assert.equal(out.status, 'completed');
+    return (out as { data: { env: string | null } }).data.env;
+  };
+  try {
+    delete process.env.GLIBC_TUNABLES;
+    assert.equal(await seen(), process.platform === 'linux' ? JOB_GLIBC_TUNABLES : null);
+    process.env.GLIBC_TUNABLES = 'glibc.malloc.arena_max=2';
+    assert.equal(await seen(), 'glibc.malloc.arena_max=2');
+  } finally {
+    if (saved === undefined) delete process.env.GLIBC_TUNABLES;
+    else process.env.GLIBC_TUNABLES = saved;
+  }
+  assert.deepEqual(allocatorEnv({}, 'darwin'), {});
+  assert.deepEqual(allocatorEnv({}, 'linux'), { GLIBC_TUNABLES: JOB_GLIBC_TUNABLES });
+});

@@ -88,10 +88,27 @@ test('threaded WASM gives the CPU backend loss and gradients within float tolera
   }
 });
 
-test('startBackend reports the WASM threads XNNPACK runs with', async () => {
+test('on WASM already threaded, ONNX Runtime kernels still give the CPU backend results', async () => {
+  // The WASM memory is shared here: ONNX Runtime's inputs and outputs go through copies.
   const { startBackend } = await import('../../src-main/compute/start-backend.ts');
   const info = await startBackend({ prefer: 'wasm', threads: 2 });
   assert.equal(info.name, 'wasm');
   assert.equal(info.threads, 2);
   assert.match(info.line, /^backend wasm, 2 threads/);
+  const { ortKernelStats } = await import('../../src-main/compute/ort-kernels.ts');
+  const weights = draw(9);
+  const before = ortKernelStats().runs;
+  const wasm = lossAndGrads(weights);
+  assert.ok(ortKernelStats().runs > before, 'ONNX Runtime ran the convolutions');
+  await initBackend({ prefer: 'cpu' });
+  const cpu = lossAndGrads(weights);
+  await tf.setBackend('wasm');
+  assert.ok(
+    Math.abs(wasm.loss - cpu.loss) <= 1e-4 * Math.abs(cpu.loss),
+    `${wasm.loss} vs ${cpu.loss}`,
+  );
+  for (const [i, g] of wasm.grads.entries()) {
+    const err = worstRelative(g, cpu.grads[i]!);
+    assert.ok(err < 1e-4, `gradient ${i}: worst error ${err} of its scale`);
+  }
 });

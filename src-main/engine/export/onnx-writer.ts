@@ -12,15 +12,20 @@ export const FLOAT = 1;
 export const INT64 = 7;
 const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
+const ATTR_STRING = 3;
 const ATTR_INTS = 7;
 
-export type Attr = { name: string } & ({ f: number } | { i: number } | { ints: number[] });
+export type Attr = { name: string } & (
+  { f: number } | { i: number } | { ints: number[] } | { s: string }
+);
 
 export interface OnnxNode {
   op: string;
   inputs: string[];
   outputs: string[];
   attrs?: Attr[];
+  /** Operator set the op belongs to; the default ONNX set when absent. */
+  domain?: string;
 }
 
 export interface OnnxOptions {
@@ -232,6 +237,9 @@ export function onnxModel(spec: OnnxGraphSpec): Uint8Array {
   if (spec.docString) m.string(6, spec.docString);
   m.message(7, g);
   m.message(8, new ProtoWriter().string(1, '').int(2, 17));
+  // Version 1 of every other operator set a node names.
+  const domains = new Set(spec.nodes.flatMap((n) => (n.domain ? [n.domain] : [])));
+  for (const d of domains) m.message(8, new ProtoWriter().string(1, d).int(2, 1));
   for (const [key, value] of Object.entries(spec.metadata)) {
     m.message(14, new ProtoWriter().string(1, key).string(2, value));
   }
@@ -244,9 +252,11 @@ function nodeProto(n: OnnxNode, name: string): ProtoWriter {
   for (const o of n.outputs) w.string(2, o);
   w.string(3, name);
   w.string(4, n.op);
+  if (n.domain) w.string(7, n.domain);
   for (const a of n.attrs ?? []) {
     const aw = new ProtoWriter().string(1, a.name);
     if ('f' in a) aw.float(2, a.f).int(20, ATTR_FLOAT);
+    else if ('s' in a) aw.string(4, a.s).int(20, ATTR_STRING);
     else if ('i' in a) aw.int(3, a.i).int(20, ATTR_INT);
     else {
       for (const v of a.ints) aw.int(8, v);
