@@ -5,19 +5,21 @@
  * convolutions (engine/kernels/conv-grads.ts); the training-mode batch norm of
  * engine/kernels/batch-norm.ts loops on the JavaScript thread. ONNX Runtime does the same
  * arithmetic several times faster on the same cores. Here Conv2D, FusedConv2D (linear or
- * ReLU), Conv2DBackpropInput, Conv2DBackpropFilter, BatchMatMul and Transpose (all but the
- * smallest) and both batch-norm kernels of the 'wasm' backend are replaced by kernels that
- * run a small ONNX graph, reading their inputs from the WASM heap and writing their outputs
- * into it. One session serves every call of the same
- * filter size, stride, dilation and padding (batch, image size and channels are symbolic), so
- * a ResNet needs about a dozen: each keeps a memory arena as large as its largest call.
- * tfjs-core's autodiff, every other kernel and the data stay where they are. A call the
- * graphs do not cover (another layout, dtype or activation), or a session that fails, runs
- * the WASM kernel it replaced.
+ * ReLU), Conv2DBackpropInput, Conv2DBackpropFilter, and above a minimum size BatchMatMul,
+ * Transpose, Sin, Cos, Tanh and Exp, and both batch-norm kernels of the 'wasm' backend are
+ * replaced by kernels that run a small ONNX graph, reading their inputs from the WASM heap
+ * and writing their outputs into it. One session serves every call of the same filter size,
+ * stride, dilation and padding (batch, image size and, outside the blocked layout, channels
+ * are symbolic), so a ResNet needs about two dozen: each keeps a memory arena as large as its
+ * largest call. tfjs-core's autodiff, every other kernel and the data stay where they are. A
+ * call the graphs do not cover (another layout, dtype or activation), or a session that
+ * fails, runs the WASM kernel it replaced.
  *
- * Layouts: tfjs is NHWC with HWIO filters, ONNX's Conv is NCHW with OIHW filters; Transpose
- * nodes inside each graph convert (ONNX Runtime runs them multi-threaded). The filter
- * gradient needs no transpose at all (see filterGradGraph).
+ * Layouts: tfjs is NHWC with HWIO filters. Where both channel counts are multiples of the
+ * CPU's channel block, a convolution (and a stride-1 input gradient) runs on ONNX Runtime's
+ * blocked layout, converted from and to NHWC inside the graph (see blockedConv); otherwise
+ * on ONNX's NCHW Conv with Transpose nodes around it. The filter gradient needs no transpose
+ * at all (see filterGradGraph).
  */
 import { createRequire } from 'node:module';
 
@@ -893,7 +895,37 @@ function transposePlan(args: Args): Plan {
   };
 }
 
+/**
+ * Transcendental element-wise kernels: WASM evaluates them one scalar libm call at a time
+ * (sin over SIGReg's [N, slices, 17] arguments took 120–160 ms at 1,024 slices), ONNX
+ * Runtime with vectorised approximations in about 12 ms. Smaller tensors stay on WASM.
+ */
+const MIN_UNARY = 1 << 16;
+const UNARY: Record<string, string> = { Sin: 'Sin', Cos: 'Cos', Tanh: 'Tanh', Exp: 'Exp' };
+
+function unaryPlan(op: string): (args: Args) => Plan {
+  return (args) => {
+    const { x } = args.inputs;
+    if (x?.dtype !== 'float32') return null;
+    if (x.shape.reduce((a, b) => a * b, 1) < MIN_UNARY) return null;
+    // Any shape, seen as one row of values.
+    const flat = { ...x, shape: [x.shape.reduce((a, b) => a * b, 1)] };
+    return {
+      key: `unary,${op}`,
+      graph: () => {
+        const q = new Graph();
+        q.op(op, [q.input('x', ['n'])], 'y');
+        q.output('y', ['n']);
+        return q;
+      },
+      feeds: { x: flat },
+      outputs: [['y', [...x.shape], flat.shape]],
+    };
+  };
+}
+
 const PLANS: Record<string, (args: Args) => Plan> = {
+  ...Object.fromEntries(Object.entries(UNARY).map(([kernel, op]) => [kernel, unaryPlan(op)])),
   BatchMatMul: matMulPlan,
   Transpose: transposePlan,
   Conv2D: convPlan,

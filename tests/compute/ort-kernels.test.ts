@@ -98,6 +98,16 @@ const MATMULS: { a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
 const MM_DATA = MATMULS.map((m) => ({ a: random(m.a), b: random(m.b) }));
 
 const TRANSPOSED = random([8, 70, 3, 40]);
+// Arguments like SIGReg's (projections times quadrature knots), large enough for ONNX Runtime.
+const UNARY_X = Float32Array.from(random([64, 128, 17]), (v) => v * 6);
+const UNARY_OPS = [tf.sin, tf.cos, tf.tanh, (t: tf.Tensor) => tf.exp(tf.mul(t, 0.1))];
+
+/** Sine, cosine, tanh and exp of UNARY_X. */
+function unaries(): Float32Array[] {
+  return UNARY_OPS.map((f) =>
+    tf.tidy(() => f(tf.tensor3d(UNARY_X, [64, 128, 17])).dataSync() as Float32Array),
+  );
+}
 
 /** The products above, then a transpose of the kind attention makes ([B, T, H, D] → [B, H, T, D]). */
 function matMuls(): Float32Array[] {
@@ -211,9 +221,12 @@ test('ONNX Runtime kernels compute what the WASM kernels compute, deterministica
   const ortBn = batchNorms();
   const afterConv = ortKernelStats();
   const ortMm = matMuls();
+  const afterMm = ortKernelStats();
+  const ortUnary = unaries();
   const after = ortKernelStats();
+  assert.equal(after.runs - afterMm.runs, UNARY_OPS.length, 'every transcendental kernel');
   assert.equal(
-    after.runs - afterConv.runs,
+    afterMm.runs - afterConv.runs,
     MATMULS.length,
     'every product but the tiny one, and the transpose',
   );
@@ -243,6 +256,10 @@ test('ONNX Runtime kernels compute what the WASM kernels compute, deterministica
     ),
   );
   const referenceMm = matMuls();
+  const referenceUnary = unaries();
+  ['sin', 'cos', 'tanh', 'exp'].forEach((n, i) =>
+    assertClose(ortUnary[i]!, referenceUnary[i]!, `${n} of SIGReg-sized arguments`),
+  );
   MATMULS.forEach((m, i) => assertClose(ortMm[i]!, referenceMm[i]!, `matMul ${JSON.stringify(m)}`));
   assert.deepEqual(ortMm.at(-1), referenceMm.at(-1), 'a transpose moves values exactly');
   const bnNames = ['y', 'mean', 'variance', 'saved', 'dx', 'dgamma', 'dbeta'];
