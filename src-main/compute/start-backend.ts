@@ -72,7 +72,7 @@ export async function startBackend(options: BackendOptions = {}): Promise<Backen
     info.line.replace(/^backend wasm, \d+ threads?/, head) +
     (wasm.reason ? ` (${wasm.reason})` : '') +
     (ort.enabled
-      ? `; convolutions, products and batch norm by ONNX Runtime, ${ort.threads} thread${plural(ort.threads)}`
+      ? `; convolutions, products, batch norm and transcendental functions by ONNX Runtime, ${ort.threads} thread${plural(ort.threads)}`
       : `; convolutions by XNNPACK (${ort.reason})`);
   return { ...info, threads: ort.enabled ? ort.threads : wasm.threads, line };
 }
