@@ -17,29 +17,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { presetConfig } from '../src-main/api/run-config.ts';
 import { startBackend } from '../src-main/compute/start-backend.ts';
 import { resolveEncoder } from '../src-main/jobs/run-setup.ts';
-import { Trainer, type TrainData } from '../src-main/engine/train/trainer.ts';
+import { Trainer } from '../src-main/engine/train/trainer.ts';
+import { noiseTrainData } from '../tests/engine/helpers.ts';
 import type { BenchOptions, Harness } from './harness.ts';
 import { stats } from './harness.ts';
 
 const WARMUP = 100;
-
-/** Seeded noise images, 28×28 grey, in 10 classes. */
-function data(count: number): TrainData {
-  const pixels = new Uint8Array(count * 28 * 28);
-  let s = 11;
-  for (let i = 0; i < pixels.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    pixels[i] = s >>> 24;
-  }
-  return {
-    pixels,
-    size: 28,
-    channels: 1,
-    rows: Int32Array.from({ length: count }, (_, i) => i),
-    labels: Int32Array.from({ length: count }, (_, i) => i % 10),
-    classes: 10,
-  };
-}
 
 /** Least-squares slope of y against x. */
 function slope(x: number[], y: number[]): number {
@@ -70,7 +53,7 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
       batch: BATCH,
       epochs: Math.ceil(steps / stepsPerEpoch),
     },
-    data(BATCH * stepsPerEpoch),
+    noiseTrainData(BATCH * stepsPerEpoch, 10, 11),
     'memory-bench',
   );
   const rss: number[] = [];

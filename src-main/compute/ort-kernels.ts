@@ -667,7 +667,7 @@ function runInto(
   // Single-threaded WASM has ordinary memory, which ONNX Runtime reads and writes in place.
   // It refuses views of the shared memory of threaded WASM: inputs are then copied into one
   // reusable buffer per input name, and outputs copied back.
-  const shared = views[0]!.buffer instanceof SharedArrayBuffer;
+  const shared = Object.prototype.toString.call(views[0]!.buffer) === '[object SharedArrayBuffer]';
   const named: Record<string, unknown> = {};
   for (const [name, info] of Object.entries(feeds)) {
     const view = backend.typedArrayFromHeap(info);
@@ -701,7 +701,7 @@ type Plan = {
   graph: () => Graph;
   feeds: Record<string, tf.TensorInfo>;
   outputs: Output[];
-  /** Intra-op threads for this session where not all (memory-bound graphs run faster on one). */
+  /** ONNX Runtime threads for this graph when fewer than all (memory-bound graphs run faster on one). */
   threads?: number;
 } | null;
 

@@ -1,6 +1,7 @@
 /** The message of a thrown value, whatever was thrown. */
 export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const message = (err as { message?: unknown } | null | undefined)?.message;
+  return typeof message === 'string' ? message : String(err);
 }
 
 /** The first line of `errorText(err)`, at most `max` characters. */

@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import { expected, type StudioError } from '../api/errors.ts';
 import { listCheckpoints, type CheckpointRow } from '../catalog/runs.ts';
 import type { Workspace } from '../catalog/workspace.ts';
-import { CheckpointFormatError } from '../engine/train/checkpoint.ts';
+import { isCheckpointFormatError } from '../engine/train/checkpoint.ts';
 
 /** A checkpoint row whose `path` is where its file is now (or the recorded path when lost). */
 export interface LocatedCheckpoint extends CheckpointRow {
@@ -49,14 +49,18 @@ export function checkpointsOnDisk(ws: Workspace, runId: number): LocatedCheckpoi
   return locateCheckpoints(ws, runId).filter((c) => c.onDisk);
 }
 
+/** Whether reading a checkpoint failed because its file is missing or not a checkpoint. */
+export function isUnusableCheckpoint(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | null)?.code === 'ENOENT' || isCheckpointFormatError(err);
+}
+
 /**
  * What a job reports when a checkpoint file is missing or not a checkpoint: a
  * `checkpoint_unusable` error naming the file, the reason and `advice`. Any other
  * error (out of memory, a bug) is thrown as it is.
  */
 export function unusableCheckpoint(err: unknown, path: string, advice: string): StudioError {
-  const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-  if (!missing && !(err instanceof CheckpointFormatError)) throw err;
+  if (!isUnusableCheckpoint(err)) throw err;
   return expected(
     'checkpoint_unusable',
     `The checkpoint ${path} cannot be used: ${(err as Error).message}. ${advice}`,

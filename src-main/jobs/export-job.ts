@@ -20,14 +20,11 @@ import { writeOnnx } from '../engine/export/onnx-writer.ts';
 import { writeTfjs } from '../engine/export/tfjs-writer.ts';
 import { countParams, createProjector, type Model } from '../engine/models/index.ts';
 import type { Encoder } from '../engine/models/types.ts';
-import {
-  CheckpointFormatError,
-  decodeCheckpoint,
-  restoreVariables,
-} from '../engine/train/checkpoint.ts';
+import { decodeCheckpoint, restoreVariables } from '../engine/train/checkpoint.ts';
 import { initialEncoder, loadEncoderWeights } from '../engine/train/encoder-weights.ts';
 import { Rng } from '../engine/rng.ts';
 import { logger } from '../log.ts';
+import { isUnusableCheckpoint } from './checkpoint-files.ts';
 import { writeFileAtomic } from './atomic-file.ts';
 import { modelCard, modelCardMarkdown, type CardFacts } from './export-card.ts';
 import { parityCheck, type ParityReport } from './export-parity.ts';
@@ -62,8 +59,7 @@ function loadCheckpoint(path: string, encoder: Encoder): Uint8Array {
     loadEncoderWeights(encoder, bytes);
     return bytes;
   } catch (err) {
-    if (!(err instanceof CheckpointFormatError) && (err as NodeJS.ErrnoException).code !== 'ENOENT')
-      throw err;
+    if (!isUnusableCheckpoint(err)) throw err;
     throw expected(
       'checkpoint_unusable',
       `The checkpoint ${path} cannot be exported: ${(err as Error).message}. Export another checkpoint of the run.`,

@@ -13,10 +13,10 @@ import type { RunConfig } from '../api/run-config.ts';
 import { loadTensorCache } from '../datasets/tensor-cache.ts';
 import { startBackend } from '../compute/start-backend.ts';
 import type { BackendName } from '../engine/backend.ts';
-import { CheckpointFormatError } from '../engine/train/checkpoint.ts';
 import { NonFiniteLossError, Trainer, type TrainData } from '../engine/train/trainer.ts';
 import { logger } from '../log.ts';
 import { writeFileAtomic } from './atomic-file.ts';
+import { isUnusableCheckpoint } from './checkpoint-files.ts';
 import type { JobContext, JobEnd } from './protocol.ts';
 import { resolveEncoder } from './run-setup.ts';
 import { seededSubset } from './subset.ts';
@@ -144,10 +144,7 @@ export async function run(ctx: JobContext, raw: unknown): Promise<{ end: JobEnd;
       try {
         trainer.restore(new Uint8Array(readFileSync(input.resumeFrom)));
       } catch (err) {
-        if (
-          err instanceof CheckpointFormatError ||
-          (err as NodeJS.ErrnoException).code === 'ENOENT'
-        ) {
+        if (isUnusableCheckpoint(err)) {
           throw expected(
             'checkpoint_unusable',
             `The checkpoint ${input.resumeFrom} cannot be used: ${errorText(err)}. Resume from another checkpoint or start a new run.`,

@@ -48,6 +48,21 @@ function lossAndGrads(w: Weights): { loss: number; grads: Float32Array[] } {
   });
 }
 
+/** Loss and every gradient within float32 summation-order tolerance of the CPU backend's. */
+function assertSameAsCpu(
+  wasm: ReturnType<typeof lossAndGrads>,
+  cpu: ReturnType<typeof lossAndGrads>,
+): void {
+  assert.ok(
+    Math.abs(wasm.loss - cpu.loss) <= 1e-4 * Math.abs(cpu.loss),
+    `${wasm.loss} vs ${cpu.loss}`,
+  );
+  for (const [i, g] of wasm.grads.entries()) {
+    const err = worstRelative(g, cpu.grads[i]!);
+    assert.ok(err < 1e-4, `gradient ${i}: worst error ${err} of its scale`);
+  }
+}
+
 function worstRelative(a: Float32Array, b: Float32Array): number {
   let scale = 0;
   let worst = 0;
@@ -78,14 +93,7 @@ test('threaded WASM gives the CPU backend loss and gradients within float tolera
   await tf.setBackend('wasm');
 
   assert.ok(Number.isFinite(wasm.loss) && wasm.loss > 0);
-  assert.ok(
-    Math.abs(wasm.loss - cpu.loss) <= 1e-4 * Math.abs(cpu.loss),
-    `${wasm.loss} vs ${cpu.loss}`,
-  );
-  for (const [i, g] of wasm.grads.entries()) {
-    const err = worstRelative(g, cpu.grads[i]!);
-    assert.ok(err < 1e-4, `gradient ${i}: worst error ${err} of its scale`);
-  }
+  assertSameAsCpu(wasm, cpu);
 });
 
 test('on WASM already threaded, ONNX Runtime kernels still give the CPU backend results', async () => {
@@ -103,12 +111,5 @@ test('on WASM already threaded, ONNX Runtime kernels still give the CPU backend 
   await initBackend({ prefer: 'cpu' });
   const cpu = lossAndGrads(weights);
   await tf.setBackend('wasm');
-  assert.ok(
-    Math.abs(wasm.loss - cpu.loss) <= 1e-4 * Math.abs(cpu.loss),
-    `${wasm.loss} vs ${cpu.loss}`,
-  );
-  for (const [i, g] of wasm.grads.entries()) {
-    const err = worstRelative(g, cpu.grads[i]!);
-    assert.ok(err < 1e-4, `gradient ${i}: worst error ${err} of its scale`);
-  }
+  assertSameAsCpu(wasm, cpu);
 });

@@ -34,6 +34,11 @@ export class CheckpointFormatError extends Error {
   override name = 'CheckpointFormatError';
 }
 
+/** Whether a thrown value is a CheckpointFormatError. */
+export function isCheckpointFormatError(err: unknown): boolean {
+  return (err as { name?: unknown } | null | undefined)?.name === 'CheckpointFormatError';
+}
+
 /** FNV-1a over bytes: cheap, enough to tell a truncated or edited file from a good one. */
 export function fnv1a(bytes: Uint8Array, seed = 0x811c9dc5): number {
   let h = seed >>> 0;
