@@ -673,8 +673,8 @@ function runInto(
     const view = backend.typedArrayFromHeap(info);
     named[name] = new m.Tensor('float32', shared ? scratchFor(name, view) : view, info.shape);
   }
-  // Outputs go straight into the heap, or into reusable buffers to copy from: ONNX Runtime
-  // allocates nothing for them.
+  // Outputs go straight into the heap, or into reusable buffers to copy from. (The Node
+  // binding still returns a fresh copy of each, unused here: see compute/allocator-env.ts.)
   const targets = views.map((v, i) => (shared ? scratchFor(`out:${outputs[i]![0]}`, v, false) : v));
   const fetches = Object.fromEntries(
     outputs.map(([name, shape, dims], i) => [
