@@ -26,8 +26,8 @@ import type { Split } from '../catalog/datasets.ts';
 import { getVersion, versionItems, type VersionItem } from '../catalog/versions.ts';
 import type { Workspace } from '../catalog/workspace.ts';
 import { decodeFailure, openImage, readBytes, sha256, SkipError, type Header } from './decode.ts';
-import sharp from 'sharp';
 
+import { MosaicQueue, resizeAlone } from './mosaic.ts';
 import { decodePlainPng, decodePlainPngInto } from './png-fast.ts';
 import { sniffFormat } from './sniff.ts';
 import { writeFileAtomic } from './thumbs.ts';
@@ -165,20 +165,34 @@ function frozenBytes(item: VersionItem, versionNumber: number, alternates: Alter
   throw failure;
 }
 
+/**
+ * Decodes item `index` into `out`, or hands it to `mosaics` when it is a small
+ * plain PNG that can be resized together with others of its size (then true:
+ * the queue writes it later).
+ */
 async function decodeInto(
   item: VersionItem,
   versionNumber: number,
   opts: TensorCacheOptions,
   out: Buffer,
-  offset: number,
+  index: number,
   alternates: Alternates,
-): Promise<void> {
+  mosaics: MosaicQueue,
+): Promise<boolean> {
   const frame = opts.size * opts.size * opts.channels;
   const buf = frozenBytes(item, versionNumber, alternates);
-  if (decodePlainPngInto(buf, opts.size, opts.channels, out, offset)) return;
+  if (decodePlainPngInto(buf, opts.size, opts.channels, out, index * frame)) return false;
+  const png = decodePlainPng(buf, PLAIN_PNG_MAX_SIDE);
+  if (png !== undefined && mosaics.accepts(png)) {
+    await mosaics.add(png, index);
+    return true;
+  }
   let pixels: Buffer;
   try {
-    pixels = (await resizePlainPng(buf, opts.size, opts.channels)) ?? (await viaSharp(buf, opts));
+    pixels =
+      png !== undefined
+        ? await resizeAlone(png, opts.size, opts.channels)
+        : await viaSharp(buf, opts);
   } catch (err) {
     const skip = err instanceof SkipError ? err : decodeFailure('image', err);
     throw expected('decode_failed', `${item.path} cannot be decoded: ${skip.message}`);
@@ -189,7 +203,8 @@ async function decodeInto(
       `${item.path} decoded to ${pixels.length} bytes, expected ${frame} (${opts.size}×${opts.size}×${opts.channels}).`,
     );
   }
-  pixels.copy(out, offset);
+  pixels.copy(out, index * frame);
+  return false;
 }
 
 /** Any image through the import's sharp pipeline, resized for the cache. */
@@ -207,6 +222,9 @@ async function viaSharp(buf: Buffer, opts: TensorCacheOptions): Promise<Buffer> 
     .toBuffer();
 }
 
+/** Plain PNGs up to this side are decoded by png-fast.ts; larger ones by sharp. */
+const PLAIN_PNG_MAX_SIDE = 512;
+
 /**
  * A small plain PNG (png-fast.ts) of another size than the cache's, decoded here and
  * resized by sharp from its raw pixels: the same bytes as the whole sharp pipeline (a
@@ -219,13 +237,8 @@ export async function resizePlainPng(
   size: number,
   channels: 1 | 3,
 ): Promise<Buffer | undefined> {
-  const png = decodePlainPng(buf, 512);
-  if (png === undefined) return undefined;
-  return sharp(png.data, { raw: { width: png.width, height: png.height, channels: png.channels } })
-    .resize(size, size, { fit: 'cover', position: 'centre' })
-    .toColourspace(channels === 1 ? 'b-w' : 'srgb')
-    .raw()
-    .toBuffer();
+  const png = decodePlainPng(buf, PLAIN_PNG_MAX_SIDE);
+  return png === undefined ? undefined : resizeAlone(png, size, channels);
 }
 
 /**
@@ -278,18 +291,28 @@ export async function buildTensorCache(
   const out = Buffer.allocUnsafe(items.length * frame);
   let next = 0;
   let done = 0;
+  let reported = 0;
+  const progress = (count: number) => {
+    done += count;
+    if (onProgress !== undefined && (done - reported >= 500 || done === items.length)) {
+      reported = done;
+      onProgress(done, items.length);
+    }
+  };
+  const mosaics = new MosaicQueue(opts.size, opts.channels, (index, pixels) => {
+    pixels.copy(out, index * frame);
+    progress(1);
+  });
   const lane = async () => {
     while (next < items.length) {
       if (signal?.aborted === true) throw cancelled('Building the tensor cache');
       const i = next++;
-      await decodeInto(items[i]!, version.number, opts, out, i * frame, alternates);
-      done++;
-      if (onProgress !== undefined && (done % 500 === 0 || done === items.length)) {
-        onProgress(done, items.length);
-      }
+      const queued = await decodeInto(items[i]!, version.number, opts, out, i, alternates, mosaics);
+      if (!queued) progress(1);
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency ?? 16 }, lane));
+  await mosaics.finish();
 
   const classIndex = new Map(version.classes.map((c, i) => [c, i]));
   const meta: TensorCacheMeta = {
