@@ -114,8 +114,8 @@ export function duplicateCounts(
   return db
     .prepare(
       `SELECT
-         (SELECT COUNT(*) FROM items i WHERE dataset_id = @d AND
-           (SELECT COUNT(*) FROM item_files f WHERE f.item_id = i.id AND f.present = 1) > 1) AS exact,
+         (SELECT COUNT(*) FROM (SELECT 1 FROM item_files WHERE dataset_id = @d AND present = 1
+           GROUP BY item_id HAVING COUNT(*) > 1)) AS exact,
          (SELECT COUNT(*) FROM items WHERE dataset_id = @d AND label_conflict = 1) AS labelConflicts,
          (SELECT COUNT(*) FROM items WHERE dataset_id = @d AND split_conflict = 1) AS splitConflicts,
          (SELECT COUNT(*) FROM near_duplicates WHERE dataset_id = @d) AS near`,

@@ -69,6 +69,8 @@ export interface KnownFile {
   /** Undefined for a file that was skipped. */
   label?: string | null;
   split?: Split | null;
+  /** The file's catalog row, when it was imported as an item. */
+  row?: { id: number; rootId: number; present: boolean };
 }
 
 /**
@@ -79,11 +81,16 @@ export interface KnownFile {
 export function knownFiles(db: Db, datasetId: number): Map<string, KnownFile> {
   const known = new Map<string, KnownFile>();
   const files = db
-    .prepare('SELECT path, size, mtime_ms, label, split FROM item_files WHERE dataset_id = ?')
+    .prepare(
+      `SELECT path, size, mtime_ms, label, split, id, root_id, present FROM item_files
+       WHERE dataset_id = ?`,
+    )
     .raw()
-    .all(datasetId) as Array<[string, number, number, string | null, Split | null]>;
-  for (const [path, size, mtimeMs, label, split] of files) {
-    known.set(path, { size, mtimeMs, label, split });
+    .all(datasetId) as Array<
+    [string, number, number, string | null, Split | null, number, number, number]
+  >;
+  for (const [path, size, mtimeMs, label, split, id, rootId, present] of files) {
+    known.set(path, { size, mtimeMs, label, split, row: { id, rootId, present: present === 1 } });
   }
   const issues = db
     .prepare(
@@ -92,7 +99,9 @@ export function knownFiles(db: Db, datasetId: number): Map<string, KnownFile> {
     )
     .raw()
     .all(datasetId) as Array<[string, number, number]>;
-  for (const [path, size, mtimeMs] of issues) known.set(path, { size, mtimeMs });
+  for (const [path, size, mtimeMs] of issues) {
+    known.set(path, { size, mtimeMs, row: known.get(path)?.row });
+  }
   return known;
 }
 
@@ -174,21 +183,17 @@ export function relabelFiles(
 
 /**
  * Marks as missing the files of `rootIds` that the last scan did not see, and
- * as present the ones it saw unchanged.
+ * as present the ones it saw unchanged. `known` is what `knownFiles` read before
+ * the import: rows written since belong to files the scan saw, and are present.
  */
 export function markPresence(
   db: Db,
   datasetId: number,
   rootIds: number[],
   seen: ReadonlySet<string>,
+  known: ReadonlyMap<string, KnownFile>,
 ): { missing: number; changed: number } {
-  const rows = db
-    .prepare(
-      `SELECT id, path, present FROM item_files WHERE dataset_id = ? AND root_id IN (${rootIds
-        .map(() => '?')
-        .join(',')})`,
-    )
-    .all(datasetId, ...rootIds) as Array<{ id: number; path: string; present: number }>;
+  const roots = new Set(rootIds);
   const set = db.prepare('UPDATE item_files SET present = ? WHERE id = ?');
   const dropIssues = db.prepare('DELETE FROM file_issues WHERE dataset_id = ? AND path = ?');
   const issuePaths = db
@@ -202,11 +207,12 @@ export function markPresence(
   let missing = 0;
   let changed = 0;
   db.transaction(() => {
-    for (const row of rows) {
-      const present = seen.has(row.path) ? 1 : 0;
-      if (present === 0) missing++;
+    for (const [path, { row }] of known) {
+      if (row === undefined || !roots.has(row.rootId)) continue;
+      const present = seen.has(path);
+      if (!present) missing++;
       if (present !== row.present) {
-        set.run(present, row.id);
+        set.run(present ? 1 : 0, row.id);
         changed++;
       }
     }

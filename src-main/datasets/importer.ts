@@ -358,7 +358,7 @@ export async function runImport(
     // Phase 4: presence, derived labels and conflicts, near duplicates.
     progress('duplicates', 0, null, ok, failed);
     const rootIds = rootRows.map((r) => r.id);
-    const { missing, changed } = markPresence(db, dataset.id, rootIds, seen);
+    const { missing, changed } = markPresence(db, dataset.id, rootIds, seen, known);
     // Labels, splits and conflict flags derive from the present files: nothing to redo
     // when no file was written, relabelled, skipped or changed presence (an unchanged
     // re-scan).

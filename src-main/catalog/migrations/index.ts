@@ -13,5 +13,11 @@ export interface Migration {
 import { migration001 } from './001-datasets.ts';
 import { migration002 } from './002-runs.ts';
 import { migration003 } from './003-evaluation.ts';
+import { migration004 } from './004-item-counts.ts';
 
-export const MIGRATIONS: readonly Migration[] = [migration001, migration002, migration003];
+export const MIGRATIONS: readonly Migration[] = [
+  migration001,
+  migration002,
+  migration003,
+  migration004,
+];
