@@ -26,7 +26,9 @@ test('a re-scan marks gone files missing in its own folders only, and counts fol
   // The same bytes under another class: an exact duplicate with a label conflict.
   const copy = join(root, 'square', 'copy.png');
   writeFileSync(copy, readFileSync(join(root, 'circle', '0.png')));
-  await noise(12, 12, 20).png().toFile(join(other, 'circle', 'o.png'));
+  await noise(12, 12, 20)
+    .png()
+    .toFile(join(other, 'circle', 'o.png'));
 
   const api = openApi();
   const importRoot = (path: string) =>
