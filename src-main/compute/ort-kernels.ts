@@ -843,23 +843,39 @@ function matMulGraph(transposeA: boolean, transposeB: boolean): Graph {
   return q;
 }
 
+/**
+ * BatchMatMul of any rank from 2: the leading axes are flattened into one batch axis
+ * (a reshape, no copy), which ONNX Runtime's MatMul sees as [batch, M, K] · [batch, K, N].
+ * The leading axes must be the same on both sides, or all 1 on one side (that operand is
+ * then shared by the whole batch); other broadcasts stay on WASM.
+ */
 function matMulPlan(args: Args): Plan {
   const { a, b } = args.inputs;
   const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
   if (a?.dtype !== 'float32' || b?.dtype !== 'float32') return null;
-  if (a.shape.length !== 3 || b.shape.length !== 3) return null;
-  const [ba, a1, a2] = a.shape as [number, number, number];
-  const [bb, b1, b2] = b.shape as [number, number, number];
+  if (a.shape.length < 2 || b.shape.length < 2) return null;
+  const leadA = a.shape.slice(0, -2);
+  const leadB = b.shape.slice(0, -2);
+  const ba = leadA.reduce((x, y) => x * y, 1);
+  const bb = leadB.reduce((x, y) => x * y, 1);
+  const same = leadA.length === leadB.length && leadA.every((d, i) => d === leadB[i]);
+  if (ba !== 1 && bb !== 1 && !same) return null;
+  const [a1, a2] = a.shape.slice(-2) as [number, number];
+  const [b1, b2] = b.shape.slice(-2) as [number, number];
   const [m, k] = transposeA ? [a2, a1] : [a1, a2];
   const n = transposeB ? b1 : b2;
-  if (ba !== bb && ba !== 1 && bb !== 1) return null;
   const batch = Math.max(ba, bb);
   if (batch * m * n * k < MIN_PRODUCT) return null;
+  // The broadcast of the leading axes (right-aligned; here one side is all 1 or both agree).
+  const rank = Math.max(leadA.length, leadB.length);
+  const lead = Array.from({ length: rank }, (_, i) =>
+    Math.max(leadA[i - rank + leadA.length] ?? 1, leadB[i - rank + leadB.length] ?? 1),
+  );
   return {
     key: `mm,${transposeA},${transposeB}`,
     graph: () => matMulGraph(transposeA, transposeB),
-    feeds: { a, b },
-    outputs: [['y', [batch, m, n]]],
+    feeds: { a: { ...a, shape: [ba, a1, a2] }, b: { ...b, shape: [bb, b1, b2] } },
+    outputs: [['y', [...lead, m, n], [batch, m, n]]],
   };
 }
 

@@ -92,6 +92,12 @@ const MATMULS: { a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
   { a: [3, 30, 20], b: [1, 30, 40], ta: true, tb: false },
   { a: [1, 20, 30], b: [3, 40, 30], ta: false, tb: true },
   { a: [2, 40, 30], b: [2, 50, 40], ta: true, tb: true },
+  // A linear layer and its weight gradient: plain matrices.
+  { a: [60, 30], b: [30, 50], ta: false, tb: false },
+  { a: [60, 30], b: [60, 50], ta: true, tb: false },
+  // Attention scores, [batch, heads, tokens, head size], and a shared operand of lower rank.
+  { a: [4, 3, 33, 16], b: [4, 3, 33, 16], ta: false, tb: true },
+  { a: [2, 3, 20, 30], b: [30, 40], ta: false, tb: false },
   // Below the size worth a call: stays on WASM.
   { a: [1, 4, 5], b: [1, 5, 6], ta: false, tb: false },
 ];
@@ -121,12 +127,7 @@ function matMuls(): Float32Array[] {
     tf.tidy(
       () =>
         tf
-          .matMul(
-            tf.tensor3d(MM_DATA[i]!.a, m.a as [number, number, number]),
-            tf.tensor3d(MM_DATA[i]!.b, m.b as [number, number, number]),
-            m.ta,
-            m.tb,
-          )
+          .matMul(tf.tensor(MM_DATA[i]!.a, m.a), tf.tensor(MM_DATA[i]!.b, m.b), m.ta, m.tb)
           .dataSync() as Float32Array,
     ),
   );
