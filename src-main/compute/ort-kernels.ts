@@ -82,6 +82,8 @@ export interface OrtKernelsInfo {
 let modules: OrtModules | null = null;
 let loadError: string | null = null;
 let sessionOptions: object = {};
+/** ONNX Runtime's intra-op threads for the kernels' sessions. */
+let kernelThreads = 1;
 const sessions = new Map<string, Session>();
 let enabledInfo: OrtKernelsInfo | null = null;
 
@@ -455,8 +457,13 @@ function inputGradGraph(g: Geometry): Graph {
  * windowₜᵀ · dy with both as [N·Ho·Wo, ·] matrices, and the blocks stacked in tap order are
  * exactly HWIO. One product per tap, rather than one over all taps concatenated, lets
  * ONNX Runtime reuse a single window's buffer: the same speed, a ninth of the memory.
+ *
+ * Such a product is long and thin (Ci and Co are small beside N·Ho·Wo), and ONNX Runtime
+ * splits a product between threads by its rows and columns only, so one thread does nearly
+ * all of it. With `chunks` > 1 the long axis is cut into that many chunks, a batched
+ * product runs one chunk per thread, and the chunks' sums are added.
  */
-function filterGradGraph(g: Geometry): Graph {
+function filterGradGraph(g: Geometry, chunks: number): Graph {
   const q = new Graph();
   let x = q.input('x', [B, 'h', 'w', 'ci']);
   const dy = q.input('dy', [B, 'ho', 'wo', 'co']);
@@ -480,8 +487,20 @@ function filterGradGraph(g: Geometry): Graph {
       taps.push(q.op('Slice', [x, ...stepped], `tap${a}_${b}`));
     }
   }
-  const dyM = q.op('Flatten', [dy], 'dyM', [{ name: 'axis', i: 3 }]);
+  // Chunked: [P, K/P, C] operands, one batched product per tap, summed over the chunks.
+  const chunked = (t: string, name: string) => {
+    const rows = q.op('Flatten', [t], `${name}Rows`, [{ name: 'axis', i: 3 }]);
+    const one = q.op('Unsqueeze', [rows, q.ints([0])], `${name}One`);
+    return q.op('Reshape', [one, q.ints([chunks, -1, 0])], name);
+  };
+  const dyM =
+    chunks > 1 ? chunked(dy, 'dyM') : q.op('Flatten', [dy], 'dyM', [{ name: 'axis', i: 3 }]);
   const blocks = taps.map((t, i) => {
+    if (chunks > 1) {
+      const colsT = q.transpose(chunked(t, `cols${i}`), [0, 2, 1], `colsT${i}`);
+      const parts = q.op('MatMul', [colsT, dyM], `parts${i}`);
+      return q.op('ReduceSum', [parts, q.ints([0])], `dwTap${i}`, [{ name: 'keepdims', i: 0 }]);
+    }
     const cols = q.op('Flatten', [t], `cols${i}`, [{ name: 'axis', i: 3 }]);
     return q.op('Gemm', [cols, dyM], `dwTap${i}`, [{ name: 'transA', i: 1 }]);
   });
@@ -617,19 +636,23 @@ let runs = 0;
 
 /**
  * Sessions built, kernel calls ONNX Runtime ran, sessions that failed (key: error), sessions
- * on the blocked layout, and the runtime's channel block (null: blocked layout unavailable).
+ * on the blocked layout, filter-gradient sessions cut into chunks, and the runtime's channel
+ * block (null: blocked layout unavailable).
  */
 export function ortKernelStats(): {
   sessions: number;
   runs: number;
   failed: string[];
   blocked: number;
+  /** Filter-gradient sessions that split their product between threads. */
+  chunked: number;
   channelBlock: number | null;
 } {
   const failed: string[] = [];
   for (const [key, s] of sessions) if (s.failed !== null) failed.push(`${key}: ${s.failed}`);
   const blocked = [...sessions.keys()].filter((k) => /,c\d+\.\d+$/.test(k)).length;
-  return { sessions: sessions.size - failed.length, runs, failed, blocked, channelBlock };
+  const chunked = [...sessions.keys()].filter((k) => /,p\d+$/.test(k)).length;
+  return { sessions: sessions.size - failed.length, runs, failed, blocked, chunked, channelBlock };
 }
 
 const scratch = new Map<string, Float32Array>();
@@ -775,9 +798,14 @@ function filterGradPlan(args: Args): Plan {
   if (x === undefined || dy === undefined || attrs.filterShape === undefined) return null;
   const g = geometryOf(x.shape as Shape4, attrs.filterShape, attrs);
   if (g === null) return null;
+  // Chunks per thread where they pay (measured: stride-1 layers only; strided ones and a
+  // single thread lose to the transposes).
+  const rows = g.n * g.outH * g.outW;
+  const unit = g.stride[0] === 1 && g.stride[1] === 1;
+  const chunks = unit && kernelThreads > 1 && rows % kernelThreads === 0 ? kernelThreads : 1;
   return {
-    key: geometryKey('dw', g),
-    graph: () => filterGradGraph(g),
+    key: `${geometryKey('dw', g)}${chunks > 1 ? `,p${chunks}` : ''}`,
+    graph: () => filterGradGraph(g, chunks),
     feeds: { x, dy },
     outputs: [['y', [...attrs.filterShape]]],
   };
@@ -982,6 +1010,7 @@ export function enableOrtKernels(threads: number): OrtKernelsInfo {
     return enabledInfo;
   }
   sessionOptions = optionsFor(threads);
+  kernelThreads = threads;
   channelBlock = probeChannelBlock();
   for (const [name, plan] of Object.entries(PLANS)) {
     const original = tf.getKernel(name, 'wasm');

@@ -27,8 +27,16 @@ interface Case {
   pad: Pad;
 }
 
+/** Whether a case's output positions, N·Ho·Wo, split evenly between two threads. */
+function chunkable(c: Case): boolean {
+  const info = tf.backend_util.computeConv2DInfo(c.x, c.f, c.stride, 1, c.pad);
+  return (c.x[0] * info.outHeight * info.outWidth) % 2 === 0;
+}
+
 const CASES: Case[] = [
   { x: [2, 7, 9, 3], f: [3, 3, 3, 4], stride: 1, pad: 'same' },
+  // N·Ho·Wo odd: the filter gradient cannot be cut in two chunks.
+  { x: [1, 7, 9, 3], f: [3, 3, 3, 4], stride: 1, pad: 'same' },
   { x: [2, 8, 8, 3], f: [3, 3, 3, 5], stride: 2, pad: 'same' },
   { x: [3, 9, 6, 2], f: [3, 3, 2, 4], stride: 2, pad: 'valid' },
   { x: [2, 9, 8, 4], f: [1, 1, 4, 6], stride: 2, pad: 'valid' },
@@ -242,6 +250,11 @@ test('ONNX Runtime kernels compute what the WASM kernels compute, deterministica
   const again = convolutions();
   ort.forEach((outs, i) => outs.forEach((o, k) => assert.deepEqual(again[i]![k], o)));
   assert.equal(ortKernelStats().sessions, after.sessions, 'no new sessions for seen geometries');
+  // Stride-1 filter gradients split their product between the two threads where N·Ho·Wo is
+  // even; the strided ones do not, nor the odd case, which therefore runs the unsplit graph.
+  // Sessions are per geometry: the stride-1 ones here are 3×3 'same', 4×5 explicit, 3×3 'valid'.
+  assert.ok(CASES.some((c) => c.stride === 1 && !chunkable(c)));
+  assert.equal(after.chunked, 3);
   // The runtime reports its channel block on x86-64 (8 with AVX2, 16 with AVX-512).
   if (process.arch === 'x64') {
     assert.ok([8, 16].includes(after.channelBlock ?? 0), `block ${after.channelBlock}`);
