@@ -330,7 +330,7 @@ export function reluSum(a: tf.Tensor, b?: tf.Tensor): tf.Tensor {
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const g = tf.mul(dy, tf.cast(tf.step(saved[0]!), 'float32'));
+        const g = tf.mul(dy, tf.step(saved[0]!));
         return inputs.length === 2 ? [g, tf.reshape(g, g.shape)] : [g];
       },
     };
