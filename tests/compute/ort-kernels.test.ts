@@ -39,7 +39,10 @@ const CASES: Case[] = [
   { x: [1, 7, 9, 3], f: [3, 3, 3, 4], stride: 1, pad: 'same' },
   { x: [2, 8, 8, 3], f: [3, 3, 3, 5], stride: 2, pad: 'same' },
   { x: [3, 9, 6, 2], f: [3, 3, 2, 4], stride: 2, pad: 'valid' },
+  // Strided 1×1: the input gradient is a product spread over every second row and column,
+  // trimmed where the input's size is odd (here its height), or not (the 'same' case).
   { x: [2, 9, 8, 4], f: [1, 1, 4, 6], stride: 2, pad: 'valid' },
+  { x: [2, 8, 6, 5], f: [1, 1, 5, 3], stride: 2, pad: 'same' },
   // Explicit padding: tfjs-core miscounts a numeric pad with a non-square filter.
   {
     x: [1, 7, 9, 2],
@@ -255,6 +258,7 @@ test('ONNX Runtime kernels compute what the WASM kernels compute, deterministica
   // Sessions are per geometry: the stride-1 ones here are 3×3 'same', 4×5 explicit, 3×3 'valid'.
   assert.ok(CASES.some((c) => c.stride === 1 && !chunkable(c)));
   assert.equal(after.chunked, 3);
+  assert.equal(after.pointwise, 3, 'one session per strided 1×1 input size');
   // The runtime reports its channel block on x86-64 (8 with AVX2, 16 with AVX-512).
   if (process.arch === 'x64') {
     assert.ok([8, 16].includes(after.channelBlock ?? 0), `block ${after.channelBlock}`);
