@@ -636,8 +636,9 @@ let runs = 0;
 
 /**
  * Sessions built, kernel calls ONNX Runtime ran, sessions that failed (key: error), sessions
- * on the blocked layout, filter-gradient sessions cut into chunks, strided 1×1 input-gradient
- * sessions, and the runtime's channel block (null: blocked layout unavailable).
+ * on the blocked layout, filter-gradient sessions cut into chunks, strided 1×1 and phased
+ * input-gradient sessions, and the runtime's channel block (null: blocked layout
+ * unavailable).
  */
 export function ortKernelStats(): {
   sessions: number;
@@ -648,6 +649,8 @@ export function ortKernelStats(): {
   chunked: number;
   /** Input-gradient sessions of strided 1×1 convolutions (a product and a spread). */
   pointwise: number;
+  /** Strided input-gradient sessions split by phases on the blocked layout. */
+  phased: number;
   channelBlock: number | null;
 } {
   const failed: string[] = [];
@@ -655,6 +658,7 @@ export function ortKernelStats(): {
   const blocked = [...sessions.keys()].filter((k) => /,c\d+\.\d+$/.test(k)).length;
   const chunked = [...sessions.keys()].filter((k) => /,p\d+$/.test(k)).length;
   const pointwise = [...sessions.keys()].filter((k) => k.startsWith('dx1x1,')).length;
+  const phased = [...sessions.keys()].filter((k) => k.startsWith('dxph,')).length;
   return {
     sessions: sessions.size - failed.length,
     runs,
@@ -662,6 +666,7 @@ export function ortKernelStats(): {
     blocked,
     chunked,
     pointwise,
+    phased,
     channelBlock,
   };
 }
@@ -815,6 +820,93 @@ function pointwiseInputGradGraph(g: Geometry): Graph {
   return q;
 }
 
+/** One axis of a strided input gradient split by phases (see phaseInputGradGraph). */
+interface PhaseAxis {
+  /** Outputs per phase: positions q = stride·i + phase, q over [0, stride·count). */
+  count: number;
+  /** Per phase: the filter taps it uses, last first, and the padding before dy. */
+  phases: { taps: number[]; before: number; after: number }[];
+}
+
+function phaseAxis(k: number, s: number, pad: number, size: number, outSize: number): PhaseAxis {
+  const count = Math.ceil((pad + size) / s);
+  const phases = Array.from({ length: s }, (_, p) => {
+    const taps: number[] = [];
+    for (let t = p; t < k; t += s) taps.unshift(t);
+    return { taps, before: taps.length - 1, after: count - outSize };
+  });
+  return { count, phases };
+}
+
+/**
+ * dx of a strided convolution as stride² stride-1 convolutions on the blocked layout, one
+ * per phase: the rows of dx with (row + top) ≡ p (mod stride) receive only the taps p,
+ * p + stride, …, so each phase is a small forward convolution of dy with those taps
+ * (reversed, channels swapped), and the phases interleave into dx. The arithmetic is the
+ * forward convolution's, with no zeros multiplied, where ConvTranspose on the plain layout
+ * scatters. Built per input size (the phases' padding depends on it).
+ */
+function phaseInputGradGraph(g: Geometry, rows: PhaseAxis, cols: PhaseAxis): Graph {
+  const q = new Graph();
+  const dy = q.input('dy', [B, g.outH, g.outW, 'co']);
+  const w = q.input('w', [g.kh, g.kw, 'ci', 'co']);
+  const [s] = g.stride;
+  const swapped = q.transpose(w, [0, 1, 3, 2], 'wSwap'); // [kh, kw, Co, Ci]
+  const dyB = q.nchwc('ReorderInput', [dy], 'dyB', [{ name: 'channels_last', i: 1 }]);
+  const rowsOut: string[] = [];
+  rows.phases.forEach((r, a) => {
+    const colsOut: string[] = [];
+    cols.phases.forEach((c, b) => {
+      const name = `ph${a}_${b}`;
+      const pickRows = q.op('Gather', [swapped, q.ints(r.taps)], `${name}R`, [
+        { name: 'axis', i: 0 },
+      ]);
+      const pick = q.op('Gather', [pickRows, q.ints(c.taps)], `${name}W`, [{ name: 'axis', i: 1 }]);
+      const filter = blockedFilter(
+        q,
+        pick,
+        r.taps.length,
+        c.taps.length,
+        g.outC,
+        g.inC,
+        `${name}F`,
+      );
+      const conv = q.nchwc('Conv', [dyB, filter], `${name}Conv`, [
+        { name: 'kernel_shape', ints: [r.taps.length, c.taps.length] },
+        { name: 'pads', ints: [r.before, c.before, r.after, c.after] },
+      ]);
+      const out = q.nchwc('ReorderOutput', [conv], `${name}Out`, [
+        { name: 'channels', i: g.inC },
+        { name: 'channels_last', i: 1 },
+      ]);
+      colsOut.push(q.op('Unsqueeze', [out, q.ints([3])], `${name}U`)); // [N, A, A', 1, Ci]
+    });
+    const row = q.op('Concat', colsOut, `row${a}`, [{ name: 'axis', i: 3 }]);
+    rowsOut.push(q.op('Unsqueeze', [row, q.ints([2])], `row${a}U`)); // [N, A, 1, A', s, Ci]
+  });
+  const all = q.op('Concat', rowsOut, 'all', [{ name: 'axis', i: 2 }]);
+  const full = q.op('Reshape', [all, q.ints([0, rows.count * s, cols.count * s, -1])], 'full');
+  const [top, left] = g.pads;
+  q.op(
+    'Slice',
+    [full, q.ints([top, left]), q.ints([top + g.inH, left + g.inW]), q.ints([1, 2])],
+    'y',
+  );
+  q.output('y', [B, g.inH, g.inW, 'ci']);
+  return q;
+}
+
+/** The phase split of a strided input gradient, or null where it does not apply. */
+function phasesOf(g: Geometry): { rows: PhaseAxis; cols: PhaseAxis } | null {
+  const [sh, sw] = g.stride;
+  if (sh !== sw || sh < 2 || g.kh < sh || g.kw < sw) return null;
+  if (g.dilation[0] !== 1 || g.dilation[1] !== 1 || !blockedFits(g.outC, g.inC)) return null;
+  const rows = phaseAxis(g.kh, sh, g.pads[0], g.inH, g.outH);
+  const cols = phaseAxis(g.kw, sw, g.pads[1], g.inW, g.outW);
+  const fits = (a: PhaseAxis) => a.phases.every((p) => p.after >= 0);
+  return fits(rows) && fits(cols) ? { rows, cols } : null;
+}
+
 function inputGradPlan(args: Args): Plan {
   const attrs = args.attrs as unknown as ConvAttrs;
   if (attrs.dataFormat !== undefined && attrs.dataFormat !== 'NHWC') return null;
@@ -822,6 +914,15 @@ function inputGradPlan(args: Args): Plan {
   if (dy === undefined || filter === undefined || attrs.inputShape === undefined) return null;
   const g = geometryOf(attrs.inputShape, filter.shape as Shape4, attrs);
   if (g === null) return null;
+  const phases = phasesOf(g);
+  if (phases !== null) {
+    return {
+      key: `dxph,${geometryKey('dx', g)},${g.inH}.${g.inW},c${g.inC}.${g.outC}`,
+      graph: () => phaseInputGradGraph(g, phases.rows, phases.cols),
+      feeds: { dy, w: filter },
+      outputs: [['y', [...attrs.inputShape]]],
+    };
+  }
   const pointwise = g.kh === 1 && g.kw === 1 && g.pads.every((p) => p === 0);
   if (pointwise && (g.stride[0] > 1 || g.stride[1] > 1)) {
     return {
