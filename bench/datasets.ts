@@ -110,7 +110,7 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
         items: summary!.items,
         nearDuplicatePairs: summary!.nearDuplicates,
       },
-      { target: { op: '>=', value: 400, label: 'issue: ≥ 400 images/s' } },
+      { target: { op: '>=', value: 400, label: '≥ 400 images/s' } },
     );
 
     h.figure('import Fashion-MNIST PNGs, CPU-bound estimate', stats(cpuRates), 'images/s', {
@@ -132,7 +132,7 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
       stats(rescans.map((s) => s / firstImport)),
       'ratio',
       { images: n, firstImportSeconds: firstImport },
-      { target: { op: '<=', value: 0.1, label: 'issue: < 1/10 of the first import' } },
+      { target: { op: '<=', value: 0.1, label: '< 1/10 of the first import' } },
     );
 
     // Tensor cache of a version of all the images, at 28×28×1 (identity resize) and 32×32×3.
@@ -160,7 +160,7 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
           target: {
             op: '<=',
             value: 30 * scale,
-            label: `issue: < 30 s for 70,000 images${opts.quick ? ` (scaled to ${n})` : ''}`,
+            label: `< 30 s for 70,000 images${opts.quick ? ` (scaled to ${n})` : ''}`,
           },
         },
       );
@@ -205,7 +205,7 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
       stats(jpegRates),
       'images/s',
       { images: count, bytesEach: bytes },
-      { target: { op: '>=', value: 120, label: 'issue: ≥ 120 images/s' } },
+      { target: { op: '>=', value: 120, label: '≥ 120 images/s' } },
     );
     h.figure('import 1920×1080 JPEGs, CPU-bound estimate', stats(jpegCpuRates), 'images/s', {
       images: count,

@@ -49,7 +49,7 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
             target: {
               op: '>=',
               value: 30,
-              label: 'issue: 100,000 points interactive (30 frames/s; software WebGL here)',
+              label: '100,000 points interactive (30 frames/s; software WebGL here)',
             },
           }
         : {},

@@ -36,7 +36,7 @@ export interface Target {
   /** '>=': the figure must reach `value`; '<=': it must stay at or below it. */
   op: '>=' | '<=';
   value: number;
-  /** Where the target comes from, in words ("0.8 × PyTorch", "issue: < 5 s"). */
+  /** Where the target comes from, in words ("0.8 × PyTorch", "< 5 s"). */
   label: string;
 }
 

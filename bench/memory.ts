@@ -109,7 +109,7 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
   );
   const growth = (100 * (rss.at(-1)! - base)) / base;
   h.figure(`resident memory growth, steps ${WARMUP}–${rss.length}`, stats([growth]), '%', params, {
-    target: { op: '<=', value: 5, label: 'issue: flat over 1,000 steps (≤ 5% after warm-up)' },
+    target: { op: '<=', value: 5, label: 'flat over 1,000 steps (≤ 5% after warm-up)' },
   });
   const xs = after.map((_, i) => i + WARMUP);
   h.figure(
@@ -124,7 +124,7 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
     stats([Math.max(...t) - Math.min(...t)]),
     'tensors',
     { ...params, liveTensors: t[0] },
-    { target: { op: '<=', value: 0, label: 'issue: the same after every step' } },
+    { target: { op: '<=', value: 0, label: 'the same after every step' } },
   );
   h.figure('time per step (memory run)', stats(ms.slice(1)), 'ms', params);
   h.note(`tensor memory at the end ${(tf.memory().numBytes / 2 ** 20).toFixed(1)} MiB`);

@@ -57,9 +57,7 @@ export async function run(h: Harness, opts: BenchOptions): Promise<void> {
       { slices, stepMs },
       {
         target:
-          slices === 1024
-            ? { op: '<=', value: 10, label: 'issue: under 10% at 1,024 slices' }
-            : undefined,
+          slices === 1024 ? { op: '<=', value: 10, label: 'under 10% at 1,024 slices' } : undefined,
       },
     );
   }
