@@ -394,8 +394,9 @@ function outputPadding(g: Geometry): [number, number] {
 
 /**
  * dx of a convolution. Stride 1: a convolution of dy with the filter flipped in space and
- * its channels swapped (ONNX Runtime's forward convolutions are its fastest). Strided:
- * ConvTranspose, which scatters instead of inserting zeros.
+ * its channels swapped (ONNX Runtime's forward convolutions are its fastest). Strided, where
+ * neither phaseInputGradGraph nor pointwiseInputGradGraph applies: ConvTranspose, which
+ * scatters instead of inserting zeros.
  */
 function inputGradGraph(g: Geometry): Graph {
   const q = new Graph();
@@ -655,10 +656,12 @@ export function ortKernelStats(): {
 } {
   const failed: string[] = [];
   for (const [key, s] of sessions) if (s.failed !== null) failed.push(`${key}: ${s.failed}`);
-  const blocked = [...sessions.keys()].filter((k) => /,c\d+\.\d+$/.test(k)).length;
-  const chunked = [...sessions.keys()].filter((k) => /,p\d+$/.test(k)).length;
-  const pointwise = [...sessions.keys()].filter((k) => k.startsWith('dx1x1,')).length;
-  const phased = [...sessions.keys()].filter((k) => k.startsWith('dxph,')).length;
+  const keys = [...sessions.keys()];
+  const count = (test: (key: string) => boolean) => keys.filter(test).length;
+  const blocked = count((k) => /,c\d+\.\d+$/.test(k));
+  const chunked = count((k) => /,p\d+$/.test(k));
+  const pointwise = count((k) => k.startsWith('dx1x1,'));
+  const phased = count((k) => k.startsWith('dxph,'));
   return {
     sessions: sessions.size - failed.length,
     runs,
@@ -915,29 +918,21 @@ function inputGradPlan(args: Args): Plan {
   const g = geometryOf(attrs.inputShape, filter.shape as Shape4, attrs);
   if (g === null) return null;
   const phases = phasesOf(g);
-  if (phases !== null) {
-    return {
-      key: `dxph,${geometryKey('dx', g)},${g.inH}.${g.inW},c${g.inC}.${g.outC}`,
-      graph: () => phaseInputGradGraph(g, phases.rows, phases.cols),
-      feeds: { dy, w: filter },
-      outputs: [['y', [...attrs.inputShape]]],
-    };
-  }
-  const pointwise = g.kh === 1 && g.kw === 1 && g.pads.every((p) => p === 0);
-  if (pointwise && (g.stride[0] > 1 || g.stride[1] > 1)) {
-    return {
-      key: `dx1x1,${g.stride.join('.')},${g.inH}.${g.inW}`,
-      graph: () => pointwiseInputGradGraph(g),
-      feeds: { dy, w: filter },
-      outputs: [['y', [...attrs.inputShape]]],
-    };
-  }
-  return {
-    key: geometryKey('dx', g),
-    graph: () => inputGradGraph(g),
-    feeds: { dy, w: filter },
-    outputs: [['y', [...attrs.inputShape]]],
-  };
+  const pointwise =
+    g.kh === 1 &&
+    g.kw === 1 &&
+    g.pads.every((p) => p === 0) &&
+    (g.stride[0] > 1 || g.stride[1] > 1);
+  const [key, graph] =
+    phases !== null
+      ? [
+          `dxph,${geometryKey('dx', g)},${g.inH}.${g.inW},c${g.inC}.${g.outC}`,
+          () => phaseInputGradGraph(g, phases.rows, phases.cols),
+        ]
+      : pointwise
+        ? [`dx1x1,${g.stride.join('.')},${g.inH}.${g.inW}`, () => pointwiseInputGradGraph(g)]
+        : [geometryKey('dx', g), () => inputGradGraph(g)];
+  return { key, graph, feeds: { dy, w: filter }, outputs: [['y', [...attrs.inputShape]]] };
 }
 
 function filterGradPlan(args: Args): Plan {
